@@ -1,0 +1,161 @@
+"""The `ipx` command line: the contract that scripts outside the project drive."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy import select
+
+import migrations
+from api.config import Settings
+from api.demo import load_demo
+from ledger.audit import verify_journal
+from ledger.db import make_engine, make_session_factory
+from ledger.models import JournalHead
+from ledger.replay import compare
+from ledger.services.parties import bootstrap_operator
+from ledger.signing_key import load_or_create_signing_key, load_signing_key
+from ledger.unit_of_work import UnitOfWork
+
+err = Console(stderr=True)
+
+
+@click.group()
+def main() -> None:
+    """IPX: an open, verifiable exchange for intellectual property."""
+
+
+def _prepare(settings: Settings) -> None:
+    if settings.database_url.startswith("sqlite:///") and not settings.database_url.startswith(
+            "sqlite:////"):
+        # A relative SQLite path lives under the working directory: make its folder.
+        from pathlib import Path
+
+        Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True,
+                                                                             exist_ok=True)
+    migrations.upgrade(settings.database_url)
+    load_or_create_signing_key(settings.home)
+
+
+@main.command()
+def init() -> None:
+    """Create or upgrade the schema and the signing key; print a new operator API key last."""
+    settings = Settings.from_env()
+    _prepare(settings)
+    sessions = make_session_factory(make_engine(settings.database_url))
+    party, key = bootstrap_operator(UnitOfWork(sessions))
+    click.echo(f"database: {settings.database_url}")
+    click.echo(f"signing key: {settings.home / 'ledger-signing-key.pem'}")
+    click.echo(f"operator party: {party.id}")
+    click.echo("new operator API key (shown once):")
+    click.echo(key.key)
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every Alembic migration."""
+    settings = Settings.from_env()
+    _prepare(settings)
+    click.echo("schema is up to date")
+
+
+def _serve(host: str, port: int, workers: int) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    from api.app import create_app
+
+    app = create_app()
+
+    class Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("accesslog", "-")
+
+        def load(self) -> Any:
+            return app
+
+    Server().run()
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+def serve(host: str, port: int, workers: int) -> None:
+    """Run the API with gunicorn until stopped."""
+    _serve(host, port, workers)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def run(host: str, port: int) -> None:
+    """Set up (schema, key, demo data on first start) and serve: what `make run` does."""
+    settings = Settings.from_env()
+    _prepare(settings)
+    sessions = make_session_factory(make_engine(settings.database_url))
+    path = load_demo(sessions, settings.home)
+    if path is not None:
+        click.echo(f"demo marketplace loaded; its parties' API keys are in {path}")
+    else:
+        click.echo(f"existing data kept; demo keys (if any) are in {settings.home / 'demo-keys.json'}")
+    click.echo(f"API on http://{host}:{port}  docs: /docs  spec: /openapi.json")
+    _serve(host, port, 2)
+
+
+@main.group()
+def ledger() -> None:
+    """The journal."""
+
+
+@ledger.command()
+def verify() -> None:
+    """Recompute every leaf, the chain, the Merkle tree and every checkpoint signature."""
+    settings = Settings.from_env()
+    key = load_signing_key(settings.home).public_key()
+    sessions = make_session_factory(make_engine(settings.database_url))
+    with sessions() as session:
+        total = session.execute(select(JournalHead.size)).scalar_one()
+        with Progress(TextColumn("verifying journal"), BarColumn(), MofNCompleteColumn(),
+                      TimeElapsedColumn(), console=err, transient=True) as bar:
+            task = bar.add_task("verify", total=total)
+            report = verify_journal(session, key, settings.origin,
+                                    lambda n: bar.update(task, completed=n) if n % 5000 == 0
+                                    else None)
+    if report.ok:
+        click.echo(f"journal intact: {report.entries} entries, "
+                   f"{report.checkpoints} checkpoints verified")
+        return
+    click.echo(f"journal BROKEN at seq {report.first_bad_seq}: {report.reason}", err=True)
+    sys.exit(1)
+
+
+@ledger.command()
+@click.option("--check", is_flag=True, required=True,
+              help="compare the rebuilt balances and holdings with the tables")
+def replay(check: bool) -> None:
+    """Rebuild balances and holdings from the journal alone and compare with the tables."""
+    settings = Settings.from_env()
+    sessions = make_session_factory(make_engine(settings.database_url))
+    with sessions() as session:
+        differences = compare(session)
+    for line in differences:
+        click.echo(line, err=True)
+    if differences:
+        click.echo(f"{len(differences)} differences between the journal and the tables", err=True)
+        sys.exit(1)
+    click.echo("replay matches the tables: balances and holdings agree")
+
+
+if __name__ == "__main__":
+    main()

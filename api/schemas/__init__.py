@@ -1,0 +1,1 @@
+"""marshmallow schemas of the HTTP API, one module per resource."""

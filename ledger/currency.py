@@ -1,0 +1,72 @@
+"""ISO 4217 currencies and exact conversion between decimal amounts and integer minor units."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+
+from ledger.errors import InvalidInput
+
+# Active ISO 4217 codes and their minor-unit exponents (list of 2024). Funds codes with no
+# minor unit (e.g. XAU) are left out: IPX only moves money that has one.
+_EXPONENTS: dict[str, int] = {
+    **dict.fromkeys(
+        "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BRL BSD BTN BWP BYN "
+        "BZD CAD CDF CHF CNY COP CRC CUP CVE CZK DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS "
+        "GIP GMD GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR JMD KES KGS KHR KPW KYD KZT LAK LBP LKR "
+        "LRD LSL MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD "
+        "PAB PEN PGK PHP PKR PLN QAR RON RSD RUB SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN "
+        "SVC SYP SZL THB TJS TMT TOP TRY TTD TWD TZS UAH USD UYU UZS VES WST XCD YER ZAR ZMW ZWL"
+        .split(),
+        2,
+    ),
+    **dict.fromkeys(
+        "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split(), 0
+    ),
+    **dict.fromkeys("BHD IQD JOD KWD LYD OMR TND".split(), 3),
+    **dict.fromkeys("CLF UYW".split(), 4),
+}
+
+CURRENCIES: frozenset[str] = frozenset(_EXPONENTS)
+
+
+def exponent(currency: str) -> int:
+    """Number of decimal places of `currency`'s minor unit; raises InvalidInput if unknown."""
+    try:
+        return _EXPONENTS[currency]
+    except KeyError:
+        raise InvalidInput(f"'{currency}' is not an ISO 4217 currency", field="currency") from None
+
+
+def parse_amount(text: str | Decimal, currency: str, *, field: str = "amount") -> Decimal:
+    """Parse a decimal amount, refusing non-numbers, NaN, infinities and excess precision."""
+    try:
+        value = text if isinstance(text, Decimal) else Decimal(str(text).strip())
+    except InvalidOperation:
+        raise InvalidInput(f"'{text}' is not a decimal number", field=field) from None
+    if not value.is_finite():
+        raise InvalidInput("amount must be a finite decimal number", field=field)
+    places = exponent(currency)
+    scaled = value.scaleb(places)
+    if scaled != scaled.to_integral_value():
+        raise InvalidInput(f"{currency} has {places} decimal places; '{text}' has more", field=field)
+    return value
+
+
+def to_minor(amount: Decimal, currency: str) -> int:
+    """Exact conversion of a decimal amount to integer minor units (no rounding, ever)."""
+    places = exponent(currency)
+    scaled = amount.scaleb(places)
+    if scaled != scaled.to_integral_value():
+        raise InvalidInput(f"{amount} has more than {places} decimal places for {currency}")
+    return int(scaled)
+
+
+def from_minor(minor: int, currency: str) -> Decimal:
+    """Integer minor units as a Decimal with exactly the currency's number of places."""
+    places = exponent(currency)
+    return Decimal(minor).scaleb(-places).quantize(Decimal(1).scaleb(-places))
+
+
+def format_minor(minor: int, currency: str) -> str:
+    """Minor units as the decimal string used in JSON, e.g. 12345 HKD -> '123.45'."""
+    return str(from_minor(minor, currency))

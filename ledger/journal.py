@@ -1,0 +1,123 @@
+"""The journal store: appends entries, keeping the hash chain and the Merkle tree current.
+
+Every writer appends inside its own business transaction: it locks the single head row,
+takes the next sequence number, and writes the entry, the perfect Merkle nodes the new leaf
+completes, and the new head, so the entry commits (or rolls back) with the change it records.
+Sequence numbers start at 1; an entry's Merkle leaf index is `seq - 1`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from ledger.canonical import canonical_bytes, leaf_hash
+from ledger.clock import isoformat
+from ledger.merkle import MerkleFrontier
+from ledger.models import JournalEntry, JournalEntryParty, JournalHead, MerkleNode
+from ledger.currency import format_minor
+from ledger.postings import Posting, UnitMove
+
+GENESIS_CHAIN = bytes(32)
+SYSTEM_OWNER = "ipx"
+
+
+def chain_next(previous: bytes, leaf: bytes) -> bytes:
+    """The hash chain: each link commits to the one before it and to the new leaf."""
+    return hashlib.sha256(previous + leaf).digest()
+
+
+@dataclass(frozen=True)
+class AppendedEntry:
+    seq: int
+    body: dict[str, Any]
+    leaf_hash: bytes
+
+
+def account_owner(code: str) -> str | None:
+    """The party an account code belongs to (`{party}:{currency}:{purpose}`), None for IPX's own."""
+    owner = code.split(":", 1)[0]
+    return None if owner == SYSTEM_OWNER else owner
+
+
+def posting_json(posting: Posting) -> dict[str, str]:
+    return {
+        "account": posting.account,
+        "amount": format_minor(posting.amount, posting.currency),
+        "currency": posting.currency,
+    }
+
+
+def unit_move_json(move: UnitMove) -> dict[str, Any]:
+    return {"party": move.party, "instrument": move.instrument, "units": move.units,
+            "held": move.held}
+
+
+class JournalWriter:
+    """Appends entries within one session's transaction."""
+
+    def __init__(self, session: Session, at: datetime) -> None:
+        self.session = session
+        self.at = at
+
+    def append(
+        self,
+        kind: str,
+        data: dict[str, Any],
+        *,
+        actor: str | None,
+        parties: Iterable[str] = (),
+        postings: Sequence[Posting] = (),
+        unit_moves: Sequence[UnitMove] = (),
+    ) -> AppendedEntry:
+        """Append one entry; `parties` are the parties it concerns (who may read it)."""
+        head = self.session.execute(
+            select(JournalHead).where(JournalHead.id == 1).with_for_update()
+        ).scalar_one()
+        seq = head.size + 1
+        body: dict[str, Any] = {"seq": seq, "at": isoformat(self.at), "kind": kind, "data": data}
+        if actor is not None:
+            body["actor"] = actor
+        if postings:
+            body["postings"] = [posting_json(p) for p in postings]
+        if unit_moves:
+            body["units"] = [unit_move_json(m) for m in unit_moves]
+        canonical = canonical_bytes(body)
+        leaf = leaf_hash(canonical)
+        chain = chain_next(head.chain_hash, leaf)
+        frontier = MerkleFrontier.from_bytes(head.size, head.frontier)
+        completed = frontier.append(leaf)
+
+        self.session.execute(
+            insert(JournalEntry).values(
+                seq=seq, kind=kind, body=canonical.decode(), leaf_hash=leaf, chain_hash=chain
+            )
+        )
+        if completed:
+            self.session.execute(
+                insert(MerkleNode),
+                [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in completed],
+            )
+        named = set(parties) | {m.party for m in unit_moves}
+        named |= {owner for p in postings if (owner := account_owner(p.account)) is not None}
+        if actor is not None:
+            named.add(actor)
+        if named:
+            self.session.execute(
+                insert(JournalEntryParty), [{"seq": seq, "party_id": p} for p in sorted(named)]
+            )
+        self.session.execute(
+            update(JournalHead)
+            .where(JournalHead.id == 1)
+            .values(size=seq, chain_hash=chain, frontier=frontier.to_bytes())
+        )
+        # Keep the ORM's copy of the head in step for a second append in this transaction.
+        self.session.expire(head)
+        return AppendedEntry(seq=seq, body=json.loads(canonical), leaf_hash=leaf)

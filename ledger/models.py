@@ -1,0 +1,245 @@
+"""Relational tables of the system of record.
+
+The journal tables (`journal_entries`, `journal_entry_parties`, `merkle_nodes`, `checkpoints`) are
+append-only; every other table is a projection that a replay of the journal rebuilds.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from ledger.db import Base
+
+Id = String(40)
+
+
+class Party(Base):
+    __tablename__ = "parties"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(20), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    party_id: Mapped[str] = mapped_column(ForeignKey("parties.id"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class JournalEntry(Base):
+    __tablename__ = "journal_entries"
+
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                     primary_key=True, autoincrement=False)
+    kind: Mapped[str] = mapped_column(String(60))
+    body: Mapped[str] = mapped_column(Text)  # RFC 8785 canonical JSON, exactly as hashed
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    chain_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class JournalEntryParty(Base):
+    """Which parties an entry names: who may read it, and whose statement it belongs to."""
+
+    __tablename__ = "journal_entry_parties"
+
+    party_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    seq: Mapped[int] = mapped_column(ForeignKey("journal_entries.seq"), primary_key=True)
+
+
+class MerkleNode(Base):
+    """A perfect subtree hash of level >= 1: covers leaves [idx * 2**level, (idx+1) * 2**level)."""
+
+    __tablename__ = "merkle_nodes"
+
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                     primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class JournalHead(Base):
+    """The one row every writer locks to append: size, chain head and Merkle frontier."""
+
+    __tablename__ = "journal_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    size: Mapped[int] = mapped_column(BigInteger)
+    chain_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    frontier: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Checkpoint(Base):
+    __tablename__ = "checkpoints"
+
+    tree_size: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                           primary_key=True, autoincrement=False)
+    origin: Mapped[str] = mapped_column(String(200))
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    key_id: Mapped[bytes] = mapped_column(LargeBinary(4))
+    signature: Mapped[bytes] = mapped_column(LargeBinary(64))
+    note: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Account(Base):
+    """A money account in one currency. `code` is stable and names the account in the journal."""
+
+    __tablename__ = "accounts"
+    __table_args__ = (
+        CheckConstraint("allow_negative OR balance_minor >= 0", name="no_overdraft"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(120), unique=True)
+    party_id: Mapped[str | None] = mapped_column(ForeignKey("parties.id"), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    purpose: Mapped[str] = mapped_column(String(20))
+    balance_minor: Mapped[int] = mapped_column(BigInteger, default=0)
+    allow_negative: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class MoneyTransaction(Base):
+    __tablename__ = "money_transactions"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    client_id: Mapped[str | None] = mapped_column(String(200), unique=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(40))
+    journal_seq: Mapped[int] = mapped_column(ForeignKey("journal_entries.seq"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Posting(Base):
+    __tablename__ = "postings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    transaction_id: Mapped[str] = mapped_column(ForeignKey("money_transactions.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+
+
+class Withdrawal(Base):
+    __tablename__ = "withdrawals"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    party_id: Mapped[str] = mapped_column(ForeignKey("parties.id"), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Policy(Base):
+    __tablename__ = "policies"
+    __table_args__ = (UniqueConstraint("name", "version"),)
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    version: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    body: Mapped[str] = mapped_column(Text)  # canonical JSON of the policy
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Asset(Base):
+    __tablename__ = "assets"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    owner_id: Mapped[str] = mapped_column(ForeignKey("parties.id"), index=True)
+    title: Mapped[str] = mapped_column(String(500))
+    kind: Mapped[str] = mapped_column(String(20))
+    jurisdiction: Mapped[str] = mapped_column(String(10))
+    application_number: Mapped[str | None] = mapped_column(String(100))
+    publication_number: Mapped[str | None] = mapped_column(String(100))
+    currency: Mapped[str] = mapped_column(String(3))
+    policy_id: Mapped[str] = mapped_column(ForeignKey("policies.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AssetInventor(Base):
+    __tablename__ = "asset_inventors"
+
+    asset_id: Mapped[str] = mapped_column(ForeignKey("assets.id"), primary_key=True)
+    party_id: Mapped[str] = mapped_column(ForeignKey("parties.id"), primary_key=True)
+    share: Mapped[str] = mapped_column(String(40))  # exact decimal string
+
+
+class AssetCost(Base):
+    __tablename__ = "asset_costs"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    asset_id: Mapped[str] = mapped_column(ForeignKey("assets.id"), index=True)
+    currency: Mapped[str] = mapped_column(String(3))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    description: Mapped[str] = mapped_column(String(500))
+    journal_seq: Mapped[int] = mapped_column(ForeignKey("journal_entries.seq"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Instrument(Base):
+    """One class of an asset's revenue units: the register that holdings count against."""
+
+    __tablename__ = "instruments"
+    __table_args__ = (UniqueConstraint("asset_id", "unit_class"),)
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    asset_id: Mapped[str] = mapped_column(ForeignKey("assets.id"), index=True)
+    unit_class: Mapped[str] = mapped_column(String(40))
+    total_units: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+
+
+class Holding(Base):
+    __tablename__ = "holdings"
+    __table_args__ = (
+        CheckConstraint("held_units >= 0 AND held_units <= units", name="held_within_units"),
+    )
+
+    party_id: Mapped[str] = mapped_column(ForeignKey("parties.id"), primary_key=True)
+    instrument_id: Mapped[str] = mapped_column(ForeignKey("instruments.id"), primary_key=True,
+                                               index=True)
+    units: Mapped[int] = mapped_column(BigInteger, default=0)
+    held_units: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Setting(Base):
+    """Operator-set parameters (e.g. the platform fee), each change journalled."""
+
+    __tablename__ = "settings"
+
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class IdempotencyRecord(Base):
+    """The first response to a state-changing request, replayed on a retry with the same key."""
+
+    __tablename__ = "idempotency_records"
+
+    party_id: Mapped[str] = mapped_column(Id, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[str | None] = mapped_column(Text)
+    content_type: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,84 @@
+"""Double-entry arithmetic, pure: balanced postings and balances that never go negative.
+
+A posting adds a signed number of minor units to one account. Within a transaction the
+postings of each currency sum to zero, so money is never created or destroyed, only moved;
+money enters and leaves IPX through clearing accounts that are allowed to go negative.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from ledger.errors import InsufficientFunds, InsufficientUnits, InvalidInput
+
+
+@dataclass(frozen=True)
+class Posting:
+    account: str
+    currency: str
+    amount: int  # signed minor units
+
+
+def check_balanced(postings: Iterable[Posting]) -> None:
+    """Raise InvalidInput unless every currency's postings sum to zero and none is zero."""
+    totals: dict[str, int] = defaultdict(int)
+    count = 0
+    for posting in postings:
+        if posting.amount == 0:
+            raise InvalidInput(f"a posting to {posting.account} moves nothing", field="amount")
+        totals[posting.currency] += posting.amount
+        count += 1
+    if count == 0:
+        raise InvalidInput("a transaction needs postings", field="amount")
+    for currency, total in totals.items():
+        if total != 0:
+            raise InvalidInput(f"postings in {currency} do not balance (off by {total})")
+
+
+def apply_postings(
+    balances: Mapping[str, int],
+    postings: Iterable[Posting],
+    may_go_negative: Callable[[str], bool],
+) -> dict[str, int]:
+    """Return the new balances of the touched accounts; refuse any overdraft.
+
+    `balances` holds the current balance of every account the postings touch.
+    """
+    postings = list(postings)
+    check_balanced(postings)
+    result = {p.account: balances[p.account] for p in postings}
+    for posting in postings:
+        result[posting.account] += posting.amount
+    for account, balance in result.items():
+        if balance < 0 and not may_go_negative(account):
+            raise InsufficientFunds(f"account {account} would be overdrawn by {-balance} minor units")
+    return result
+
+
+@dataclass(frozen=True)
+class UnitMove:
+    """A change to one party's holding of one instrument: units owned, and of them held."""
+
+    party: str
+    instrument: str
+    units: int = 0
+    held: int = 0
+
+
+def apply_unit_moves(
+    holdings: Mapping[tuple[str, str], tuple[int, int]], moves: Iterable[UnitMove]
+) -> dict[tuple[str, str], tuple[int, int]]:
+    """Return new (units, held) per (party, instrument); held stays within 0..units."""
+    moves = list(moves)
+    result = {(m.party, m.instrument): holdings.get((m.party, m.instrument), (0, 0)) for m in moves}
+    for move in moves:
+        units, held = result[(move.party, move.instrument)]
+        result[(move.party, move.instrument)] = (units + move.units, held + move.held)
+    for (party, instrument), (units, held) in result.items():
+        if units < 0 or held < 0 or held > units:
+            raise InsufficientUnits(
+                f"party {party} does not hold enough units of {instrument} for this"
+            )
+    return result

@@ -1,0 +1,1 @@
+"""Services of the system of record: each public function owns one transaction."""

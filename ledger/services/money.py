@@ -1,0 +1,153 @@
+"""Money in and out of IPX through the `manual` provider: deposits, withdrawals, balances."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+
+from ledger.accounts import (
+    AVAILABLE,
+    CLEARING,
+    HELD,
+    PAYOUT,
+    balances_of,
+    party_account,
+    post_transaction,
+    system_account,
+)
+from ledger.actor import Actor
+from ledger.currency import format_minor, parse_amount, to_minor
+from ledger.errors import Conflict, InvalidInput, NotFound
+from ledger.ids import new_id
+from ledger.models import JournalEntry, Party, Withdrawal
+from ledger.postings import Posting
+from ledger.unit_of_work import UnitOfWork
+
+
+@dataclass(frozen=True)
+class Balance:
+    currency: str
+    available: str
+    held: str
+    payout_pending: str
+
+
+@dataclass(frozen=True)
+class DepositReceipt:
+    id: str
+    party_id: str
+    amount: str
+    currency: str
+    reference: str
+    journal_seq: int
+
+
+def _positive_minor(amount: Decimal | str, currency: str) -> int:
+    value = parse_amount(amount, currency, field="amount.amount")
+    if value <= 0:
+        raise InvalidInput("amount must be greater than zero", field="amount.amount")
+    return to_minor(value, currency)
+
+
+def deposit(
+    uow: UnitOfWork, actor: Actor, party_id: str, amount: Decimal | str, currency: str,
+    reference: str, client_id: str | None = None,
+) -> DepositReceipt:
+    """The operator records money received for a party (manual provider)."""
+    actor.require_operator("record deposits")
+    minor = _positive_minor(amount, currency)
+    with uow:
+        if uow.session.get(Party, party_id) is None:
+            raise NotFound(f"no party '{party_id}'", field="party_id")
+        posted = post_transaction(
+            uow,
+            kind="money.deposit",
+            postings=[
+                Posting(system_account(currency, CLEARING), currency, -minor),
+                Posting(party_account(party_id, currency, AVAILABLE), currency, minor),
+            ],
+            data={"party_id": party_id, "provider": "manual", "reference": reference,
+                  "amount": format_minor(minor, currency), "currency": currency},
+            actor=actor.party_id,
+            client_id=client_id,
+            parties=[party_id],
+        )
+        uow.commit()
+        return DepositReceipt(posted.transaction_id, party_id, format_minor(minor, currency),
+                              currency, reference, posted.journal_seq)
+
+
+def request_withdrawal(
+    uow: UnitOfWork, actor: Actor, amount: Decimal | str, currency: str,
+    client_id: str | None = None,
+) -> Withdrawal:
+    """A party asks to be paid out: the amount leaves `available` for `payout` at once."""
+    minor = _positive_minor(amount, currency)
+    with uow:
+        withdrawal = Withdrawal(id=new_id("wdr"), party_id=actor.party_id, currency=currency,
+                                amount_minor=minor, status="requested", created_at=uow.now)
+        posted = post_transaction(
+            uow,
+            kind="money.withdrawal_requested",
+            postings=[
+                Posting(party_account(actor.party_id, currency, AVAILABLE), currency, -minor),
+                Posting(party_account(actor.party_id, currency, PAYOUT), currency, minor),
+            ],
+            data={"withdrawal_id": withdrawal.id, "party_id": actor.party_id,
+                  "amount": format_minor(minor, currency), "currency": currency},
+            actor=actor.party_id,
+            client_id=client_id,
+        )
+        if posted.entry is None:  # an idempotent retry: return the first request
+            first = uow.session.get_one(JournalEntry, posted.journal_seq)
+            return uow.session.get_one(Withdrawal, json.loads(first.body)["data"]["withdrawal_id"])
+        uow.session.add(withdrawal)
+        uow.commit()
+        return withdrawal
+
+
+def settle_withdrawal(uow: UnitOfWork, actor: Actor, withdrawal_id: str, paid: bool) -> Withdrawal:
+    """The operator confirms a payout was made (`paid`) or cancels it, returning the money."""
+    actor.require_operator("settle withdrawals")
+    with uow:
+        withdrawal = uow.session.get(Withdrawal, withdrawal_id, with_for_update=True)
+        if withdrawal is None:
+            raise NotFound(f"no withdrawal '{withdrawal_id}'", field="id")
+        if withdrawal.status != "requested":
+            raise Conflict(f"withdrawal is already {withdrawal.status}")
+        currency, minor, party = withdrawal.currency, withdrawal.amount_minor, withdrawal.party_id
+        target = system_account(currency, CLEARING) if paid else party_account(
+            party, currency, AVAILABLE)
+        post_transaction(
+            uow,
+            kind="money.withdrawal_paid" if paid else "money.withdrawal_cancelled",
+            postings=[
+                Posting(party_account(party, currency, PAYOUT), currency, -minor),
+                Posting(target, currency, minor),
+            ],
+            data={"withdrawal_id": withdrawal.id, "party_id": party,
+                  "amount": format_minor(minor, currency), "currency": currency},
+            actor=actor.party_id,
+            parties=[party],
+        )
+        withdrawal.status = "paid" if paid else "cancelled"
+        uow.commit()
+        return withdrawal
+
+
+def account_balances(uow: UnitOfWork, actor: Actor) -> list[Balance]:
+    """The caller's balances per currency."""
+    with uow:
+        per_currency: dict[str, dict[str, int]] = {}
+        for account in balances_of(uow.session, actor.party_id):
+            per_currency.setdefault(account.currency, {})[account.purpose] = account.balance_minor
+        return [
+            Balance(
+                currency=c,
+                available=format_minor(v.get(AVAILABLE, 0), c),
+                held=format_minor(v.get(HELD, 0), c),
+                payout_pending=format_minor(v.get(PAYOUT, 0), c),
+            )
+            for c, v in sorted(per_currency.items())
+        ]

@@ -1,0 +1,143 @@
+"""The public face of the journal: signed checkpoints, proofs, and entries for their parties."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import select, tuple_
+from sqlalchemy.orm import Session
+
+from ledger.actor import Actor
+from ledger.checkpoint import key_id, public_key_pem, public_key_raw, sign_checkpoint
+from ledger.errors import InvalidInput, NotFound
+from ledger.merkle import (
+    EMPTY_ROOT,
+    consistency_ranges,
+    fold_range,
+    inclusion_ranges,
+    perfect_ranges,
+)
+from ledger.models import Checkpoint, JournalEntry, JournalEntryParty, JournalHead, MerkleNode
+from ledger.unit_of_work import UnitOfWork
+
+
+@dataclass(frozen=True)
+class LogIdentity:
+    """The journal's origin line and signing key (kept in IPX_HOME, never in the database)."""
+
+    origin: str
+    private_key: Ed25519PrivateKey
+
+    @property
+    def key_id(self) -> bytes:
+        return key_id(self.origin, public_key_raw(self.private_key.public_key()))
+
+    @property
+    def public_key_pem(self) -> str:
+        return public_key_pem(self.private_key.public_key())
+
+
+def tree_size(session: Session) -> int:
+    return session.execute(select(JournalHead.size).where(JournalHead.id == 1)).scalar_one()
+
+
+def _nodes(session: Session, ranges: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
+    """Fetch every perfect subtree hash the given leaf ranges are built from: two queries."""
+    wanted = {node for start, end in ranges for node in perfect_ranges(start, end)}
+    leaves = [idx for level, idx in wanted if level == 0]
+    inner = [(level, idx) for level, idx in wanted if level > 0]
+    found: dict[tuple[int, int], bytes] = {}
+    if leaves:
+        for seq, digest in session.execute(
+            select(JournalEntry.seq, JournalEntry.leaf_hash).where(
+                JournalEntry.seq.in_([i + 1 for i in leaves]))
+        ):
+            found[(0, seq - 1)] = digest
+    if inner:
+        for level, idx, digest in session.execute(
+            select(MerkleNode.level, MerkleNode.idx, MerkleNode.hash).where(
+                tuple_(MerkleNode.level, MerkleNode.idx).in_(inner))
+        ):
+            found[(level, idx)] = digest
+    return found
+
+
+def _hashes(session: Session, ranges: list[tuple[int, int]]) -> list[bytes]:
+    nodes = _nodes(session, ranges)
+    return [fold_range(start, end, nodes) for start, end in ranges]
+
+
+def root_at(session: Session, size: int) -> bytes:
+    if size == 0:
+        return EMPTY_ROOT
+    return _hashes(session, [(0, size)])[0]
+
+
+def _check_size(session: Session, size: int, field: str) -> None:
+    current = tree_size(session)
+    if not 1 <= size <= current:
+        raise InvalidInput(f"must be between 1 and the tree size {current}", field=field)
+
+
+def inclusion_proof(uow: UnitOfWork, seq: int, size: int) -> dict[str, Any]:
+    """The audit path for entry `seq` (leaf index seq - 1) in the tree of `size` entries."""
+    with uow:
+        _check_size(uow.session, size, "tree_size")
+        if not 1 <= seq <= size:
+            raise InvalidInput(f"must be between 1 and tree_size {size}", field="seq")
+        path = _hashes(uow.session, inclusion_ranges(seq - 1, size))
+        return {"seq": seq, "leaf_index": seq - 1, "tree_size": size,
+                "path": [h.hex() for h in path]}
+
+
+def consistency_proof(uow: UnitOfWork, first: int, second: int) -> dict[str, Any]:
+    with uow:
+        _check_size(uow.session, second, "second")
+        if not 1 <= first <= second:
+            raise InvalidInput(f"must be between 1 and second ({second})", field="first")
+        path = _hashes(uow.session, consistency_ranges(first, second))
+        return {"first": first, "second": second, "path": [h.hex() for h in path]}
+
+
+def latest_checkpoint(uow: UnitOfWork, identity: LogIdentity) -> Checkpoint:
+    """The checkpoint of the current tree, signing and storing a new one if the tree grew."""
+    with uow:
+        size = tree_size(uow.session)
+        latest = uow.session.execute(
+            select(Checkpoint).order_by(Checkpoint.tree_size.desc()).limit(1)
+        ).scalar_one_or_none()
+        if latest is not None and latest.tree_size == size:
+            return latest
+        signed = sign_checkpoint(identity.private_key, identity.origin, size,
+                                 root_at(uow.session, size))
+        checkpoint = Checkpoint(
+            tree_size=size, origin=signed.origin, root_hash=signed.root_hash,
+            key_id=signed.key_id, signature=signed.signature, note=signed.note,
+            created_at=uow.now,
+        )
+        uow.session.add(checkpoint)
+        uow.commit()
+        return checkpoint
+
+
+@dataclass(frozen=True)
+class EntryView:
+    seq: int
+    body: dict[str, Any]
+    leaf_hash: str
+
+
+def read_entry(uow: UnitOfWork, actor: Actor, seq: int) -> EntryView:
+    """An entry, for the operator and the parties it names; for anyone else it does not exist."""
+    with uow:
+        entry = uow.session.get(JournalEntry, seq)
+        allowed = entry is not None and (
+            actor.is_operator
+            or uow.session.get(JournalEntryParty, (actor.party_id, seq)) is not None
+        )
+        if entry is None or not allowed:
+            raise NotFound(f"no journal entry {seq} that you may read", field="seq")
+        return EntryView(entry.seq, json.loads(entry.body), entry.leaf_hash.hex())

@@ -1,0 +1,29 @@
+"""Alembic environment: the IPX metadata, and the engine settings IPX uses everywhere."""
+
+from __future__ import annotations
+
+from alembic import context
+
+import ledger.models  # noqa: F401  (registers the tables on the metadata)
+from ledger.db import Base, is_sqlite, make_engine
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def run_migrations_online() -> None:
+    url = config.get_main_option("sqlalchemy.url") or ""
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=is_sqlite(url),
+            compare_type=True,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+run_migrations_online()
