@@ -40,6 +40,9 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        # Detach what was loaded before rolling back, so results a service returns stay readable;
+        # anything not committed is discarded by the rollback.
+        self.session.expunge_all()
         self.session.rollback()
         self.session.close()
 
