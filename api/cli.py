@@ -108,7 +108,8 @@ def run(host: str, port: int) -> None:
     if path is not None:
         click.echo(f"demo marketplace loaded; its parties' API keys are in {path}")
     else:
-        click.echo(f"existing data kept; demo keys (if any) are in {settings.home / 'demo-keys.json'}")
+        click.echo("existing data kept; demo keys (if any) are in "
+                   f"{settings.home / 'demo-keys.json'}")
     click.echo(f"API on http://{host}:{port}  docs: /docs  spec: /openapi.json")
     _serve(host, port, 2)
 

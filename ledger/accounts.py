@@ -15,7 +15,8 @@ from ledger.errors import IdempotencyConflict
 from ledger.holdings import apply_moves
 from ledger.ids import new_id
 from ledger.journal import SYSTEM_OWNER, AppendedEntry
-from ledger.models import Account, MoneyTransaction, Posting as PostingRow
+from ledger.models import Account, MoneyTransaction
+from ledger.models import Posting as PostingRow
 from ledger.postings import Posting, UnitMove, apply_postings
 from ledger.unit_of_work import UnitOfWork
 

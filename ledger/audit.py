@@ -48,10 +48,12 @@ def _is_canonical(text: str) -> bool:
     return bool(rfc8785.dumps(value).decode() == text)
 
 
-def _stored_nodes(session: Session, start: int, end: int, depth: int) -> dict[tuple[int, int], bytes]:
+def _stored_nodes(
+    session: Session, start: int, end: int, depth: int
+) -> dict[tuple[int, int], bytes]:
     """Stored perfect nodes completed by leaves [start, end)."""
     clauses = [
-        and_(MerkleNode.level == level, MerkleNode.idx >= (start >> level) ,
+        and_(MerkleNode.level == level, MerkleNode.idx >= (start >> level),
              MerkleNode.idx < (end >> level))
         for level in range(1, depth + 1)
         if (end >> level) > (start >> level)

@@ -8,22 +8,22 @@ from ledger.errors import InvalidInput
 
 # Active ISO 4217 codes and their minor-unit exponents (list of 2024). Funds codes with no
 # minor unit (e.g. XAU) are left out: IPX only moves money that has one.
+_TWO = """
+AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BRL BSD BTN BWP BYN BZD CAD
+CDF CHF CNY COP CRC CUP CVE CZK DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GTQ GYD
+HKD HNL HTG HUF IDR ILS INR IRR JMD KES KGS KHR KPW KYD KZT LAK LBP LKR LRD LSL MAD MDL MGA MKD
+MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD PAB PEN PGK PHP PKR PLN QAR RON
+RSD RUB SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TOP TRY TTD TWD
+TZS UAH USD UYU UZS VES WST XCD YER ZAR ZMW ZWL
+"""
+_ZERO = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
+_THREE = "BHD IQD JOD KWD LYD OMR TND"
+_FOUR = "CLF UYW"
+
 _EXPONENTS: dict[str, int] = {
-    **dict.fromkeys(
-        "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BRL BSD BTN BWP BYN "
-        "BZD CAD CDF CHF CNY COP CRC CUP CVE CZK DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS "
-        "GIP GMD GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR JMD KES KGS KHR KPW KYD KZT LAK LBP LKR "
-        "LRD LSL MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD "
-        "PAB PEN PGK PHP PKR PLN QAR RON RSD RUB SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN "
-        "SVC SYP SZL THB TJS TMT TOP TRY TTD TWD TZS UAH USD UYU UZS VES WST XCD YER ZAR ZMW ZWL"
-        .split(),
-        2,
-    ),
-    **dict.fromkeys(
-        "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split(), 0
-    ),
-    **dict.fromkeys("BHD IQD JOD KWD LYD OMR TND".split(), 3),
-    **dict.fromkeys("CLF UYW".split(), 4),
+    code: places
+    for codes, places in ((_TWO, 2), (_ZERO, 0), (_THREE, 3), (_FOUR, 4))
+    for code in codes.split()
 }
 
 CURRENCIES: frozenset[str] = frozenset(_EXPONENTS)
@@ -48,7 +48,9 @@ def parse_amount(text: str | Decimal, currency: str, *, field: str = "amount") -
     places = exponent(currency)
     scaled = value.scaleb(places)
     if scaled != scaled.to_integral_value():
-        raise InvalidInput(f"{currency} has {places} decimal places; '{text}' has more", field=field)
+        raise InvalidInput(
+            f"{currency} has {places} decimal places; '{text}' has more", field=field
+        )
     return value
 
 

@@ -20,9 +20,9 @@ from sqlalchemy.orm import Session
 
 from ledger.canonical import canonical_bytes, leaf_hash
 from ledger.clock import isoformat
+from ledger.currency import format_minor
 from ledger.merkle import MerkleFrontier
 from ledger.models import JournalEntry, JournalEntryParty, JournalHead, MerkleNode
-from ledger.currency import format_minor
 from ledger.postings import Posting, UnitMove
 
 GENESIS_CHAIN = bytes(32)

@@ -65,8 +65,10 @@ def root_of(leaf_hashes: Sequence[bytes]) -> bytes:
     sha = _sha256
     prefix = _NODE_PREFIX
     while len(level) > 1:
-        # zip over the two strided slices keeps the hot loop in C as much as possible.
-        nxt = [sha(prefix + a + b).digest() for a, b in zip(level[0::2], level[1::2])]
+        # zip over the two strided slices keeps the hot loop in C as much as possible;
+        # with an odd count the extra last node is dropped here and promoted below.
+        evens, odds = level[0::2], level[1::2]
+        nxt = [sha(prefix + a + b).digest() for a, b in zip(evens, odds, strict=False)]
         if len(level) & 1:
             nxt.append(level[-1])
         level = nxt

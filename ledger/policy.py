@@ -72,7 +72,7 @@ def _decimal(value: Any, field: str) -> Decimal:
 
 
 def _text(number: Decimal) -> str:
-    """Canonical text of a decimal: no exponent, no trailing zeros (so equal policies hash equal)."""
+    """A decimal as text with no exponent or trailing zeros, so equal policies hash equal."""
     text = format(number.normalize(), "f")
     return "0" if text in ("-0", "0") else text
 

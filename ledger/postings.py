@@ -53,7 +53,9 @@ def apply_postings(
         result[posting.account] += posting.amount
     for account, balance in result.items():
         if balance < 0 and not may_go_negative(account):
-            raise InsufficientFunds(f"account {account} would be overdrawn by {-balance} minor units")
+            raise InsufficientFunds(
+                f"account {account} would be overdrawn by {-balance} minor units"
+            )
     return result
 
 

@@ -301,9 +301,7 @@ def verify_checkpoint_note(
 
     cp_origin, tree_size, root = _parse_checkpoint_body(text)
     if origin is not None and cp_origin != origin:
-        raise VerificationError(
-            f"checkpoint is for origin {cp_origin!r}, expected {origin!r}"
-        )
+        raise VerificationError(f"checkpoint is for origin {cp_origin!r}, expected {origin!r}")
 
     key = _load_ed25519_pem(public_key_pem)
     raw_key = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)

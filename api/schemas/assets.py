@@ -40,7 +40,7 @@ class AssetCreateSchema(StrictSchema):
     inventors = fields.List(fields.Nested(InventorShareSchema), required=True,
                             validate=validate.Length(min=1, max=100))
     policy = PolicyField(required=True, metadata={
-        "description": "a preset (hku-2023, hk-legacy, uc-1997, stanford-tiers) or a policy object"})
+        "description": "a preset (hku-2023, hk-legacy, uc-1997, stanford-tiers) or a policy"})
 
 
 class PolicyRefSchema(StrictSchema):

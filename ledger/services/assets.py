@@ -9,6 +9,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from ledger.actor import Actor
 from ledger.canonical import canonical_bytes
@@ -72,7 +73,9 @@ def _pin_policy(uow: UnitOfWork, actor_id: str, spec: str | Mapping[str, Any]) -
     return policy
 
 
-def _parse_inventors(session: Any, inventors: Sequence[Mapping[str, Any]]) -> list[tuple[str, Decimal]]:
+def _parse_inventors(
+    session: Session, inventors: Sequence[Mapping[str, Any]]
+) -> list[tuple[str, Decimal]]:
     if not inventors:
         raise InvalidInput("an asset needs at least one inventor", field="inventors")
     parsed: list[tuple[str, Decimal]] = []
@@ -81,7 +84,9 @@ def _parse_inventors(session: Any, inventors: Sequence[Mapping[str, Any]]) -> li
         try:
             share = Decimal(str(inv.get("share")))
         except InvalidOperation:
-            raise InvalidInput("share must be a decimal string", field=f"inventors[{i}].share") from None
+            raise InvalidInput(
+                "share must be a decimal string", field=f"inventors[{i}].share"
+            ) from None
         if not share.is_finite() or not Decimal(0) < share <= 1:
             raise InvalidInput("share must be greater than 0 and at most 1",
                                field=f"inventors[{i}].share")

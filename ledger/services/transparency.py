@@ -8,6 +8,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import select, tuple_
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ledger.actor import Actor
@@ -119,7 +120,12 @@ def latest_checkpoint(uow: UnitOfWork, identity: LogIdentity) -> Checkpoint:
             created_at=uow.now,
         )
         uow.session.add(checkpoint)
-        uow.commit()
+        try:
+            uow.commit()
+        except IntegrityError:
+            # Another process signed this very tree size first: serve theirs.
+            uow.session.rollback()
+            return uow.session.get_one(Checkpoint, size)
         return checkpoint
 
 

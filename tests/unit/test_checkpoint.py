@@ -104,7 +104,8 @@ def test_signed_note_known_answer_from_go_sumdb_note() -> None:
         "then you don't know what your problem is.\n"
     )
     published = (
-        "x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM="
+        "x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FF"
+        "YC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM="
     )
     assert key_id("PeterNeumann", vkey[1:]).hex() == "c74f20a3"
     private = Ed25519PrivateKey.from_private_bytes(skey[1:])
