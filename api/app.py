@@ -9,7 +9,7 @@ from flask import Flask, send_from_directory
 from flask.typing import ResponseReturnValue
 from flask_smorest import Api
 
-from api import auth, idempotency, problems
+from api import auth, idempotency, problems, rate_limits
 from api.config import Settings
 from api.context import Runtime
 from api.routes import assets, health, ledger, money, parties
@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         identity=LogIdentity(settings.origin, load_signing_key(settings.home)),
     )
     auth.register(app)
+    app.extensions["ipx_auth_failures"] = rate_limits.register(app, settings)
     idempotency.register(app)
     api = ProblemApi(app)
     for module in (health, parties, assets, money, ledger):

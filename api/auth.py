@@ -6,8 +6,8 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 
-from flask import Flask, g, request
-from werkzeug.exceptions import Unauthorized
+from flask import Flask, current_app, g, request
+from werkzeug.exceptions import TooManyRequests, Unauthorized
 
 from api.context import uow
 from ledger.services.parties import authenticate
@@ -30,8 +30,12 @@ def _load_caller() -> None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise _unauthorized("the Authorization header must be 'Bearer <api key>'")
+    failures = current_app.extensions["ipx_auth_failures"]
+    if not failures.allowed():
+        raise TooManyRequests("too many failed authentications from this address; wait a minute")
     actor = authenticate(uow(), token.strip())
     if actor is None:
+        failures.record()
         raise _unauthorized("the API key is unknown or revoked")
     g.actor = actor
 

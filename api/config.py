@@ -13,6 +13,11 @@ class Settings:
     home: Path
     origin: str
     max_body_bytes: int = 1 << 20
+    # Flask-Limiter: in memory by default (per process); `redis://...` shares limits across
+    # processes. Writes are limited per party; failed authentications per client address.
+    rate_limit_storage: str = "memory://"
+    write_rate_limit: str = "600 per minute"
+    auth_failure_limit: str = "30 per minute"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -21,4 +26,7 @@ class Settings:
             database_url=os.environ.get("IPX_DATABASE_URL", "sqlite:///var/ipx.sqlite3"),
             home=home,
             origin=os.environ.get("IPX_LOG_ORIGIN", "ipx.local/journal"),
+            rate_limit_storage=os.environ.get("IPX_RATE_LIMIT_STORAGE", "memory://"),
+            write_rate_limit=os.environ.get("IPX_WRITE_RATE_LIMIT", "600 per minute"),
+            auth_failure_limit=os.environ.get("IPX_AUTH_FAILURE_LIMIT", "30 per minute"),
         )

@@ -92,7 +92,8 @@ def http_problem(error: HTTPException) -> Response:
         return problem(status, "validation-error", "Invalid request",
                        f"invalid fields: {names}", errors)
     slug = {404: "not-found", 405: "method-not-allowed", 413: "body-too-large",
-            401: "unauthenticated", 415: "unsupported-media-type"}.get(status, f"http-{status}")
+            401: "unauthenticated", 415: "unsupported-media-type",
+            429: "rate-limited"}.get(status, f"http-{status}")
     detail = data.get("message") or error.description or error.name
     return problem(status, slug, error.name, str(detail), headers=data.get("headers"))
 
