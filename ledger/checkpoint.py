@@ -155,7 +155,12 @@ def _parse_checkpoint_text(text: str) -> tuple[str, int, bytes]:
     except ValueError as exc:
         raise CheckpointError(f"malformed checkpoint text: {exc}") from None
     # Plain ASCII decimal without sign or leading zeros: one spelling per size.
-    if not (size_s.isascii() and size_s.isdigit()) or (len(size_s) > 1 and size_s[0] == "0"):
+    # At most 20 digits (uint64) also keeps int() away from its huge-number guard.
+    if (
+        not (size_s.isascii() and size_s.isdigit())
+        or len(size_s) > 20
+        or (len(size_s) > 1 and size_s[0] == "0")
+    ):
         raise CheckpointError(f"malformed checkpoint text: bad tree size {size_s!r}")
     try:
         root = _b64decode_strict(root_s)

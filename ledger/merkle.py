@@ -113,14 +113,14 @@ def fold_range(start: int, end: int, nodes: Mapping[tuple[int, int], bytes]) -> 
     pieces = perfect_ranges(start, end)
     if not pieces:
         return EMPTY_ROOT
-    acc: bytes | None = None
-    for key in reversed(pieces):
-        try:
-            h = nodes[key]
-        except KeyError:
-            raise KeyError(f"missing perfect node (level={key[0]}, index={key[1]})") from None
-        acc = h if acc is None else node_hash(h, acc)
-    assert acc is not None
+    try:
+        hashes = [nodes[key] for key in pieces]
+    except KeyError as exc:
+        level, index = exc.args[0]
+        raise KeyError(f"missing perfect node (level={level}, index={index})") from None
+    acc = hashes[-1]
+    for h in reversed(hashes[:-1]):
+        acc = node_hash(h, acc)
     return acc
 
 
@@ -211,11 +211,12 @@ def verify_inclusion(
     try:
         if not (isinstance(index, int) and isinstance(size, int)) or not 0 <= index < size:
             return False
-        if not (_is_hash(leaf) and _is_hash(root)) or not all(_is_hash(p) for p in path):
+        proof = list(path)
+        if not (_is_hash(leaf) and _is_hash(root)) or not all(_is_hash(p) for p in proof):
             return False
         fn, sn = index, size - 1
         r = leaf
-        for p in path:
+        for p in proof:
             if sn == 0:
                 return False  # path longer than the tree is tall
             if fn & 1 or fn == sn:

@@ -273,7 +273,7 @@ def _parse_checkpoint_body(text: str) -> tuple[str, int, bytes]:
     origin, size_text, root_text = lines[0], lines[1], lines[2]
     if origin == "" or "+" in origin or any(ch.isspace() for ch in origin):
         raise VerificationError("checkpoint origin line is malformed")
-    size_ok = size_text.isascii() and size_text.isdigit()
+    size_ok = size_text.isascii() and size_text.isdigit() and len(size_text) <= 20
     if not size_ok or (len(size_text) > 1 and size_text.startswith("0")):
         raise VerificationError("checkpoint tree size line is malformed")
     root = _decode_b64(root_text, "checkpoint root hash")
@@ -364,6 +364,8 @@ def verify_entry(
     claimed = _hex_hash(leaf_hash_hex, "leaf hash")
     if leaf_hash_of(body) != claimed:
         raise VerificationError("entry body does not match its leaf hash (body altered?)")
+    if not isinstance(path_hex, list):
+        raise VerificationError("the inclusion path must be a list of hex strings")
     path = [_hex_hash(p, f"inclusion path element {i}") for i, p in enumerate(path_hex)]
     _origin, tree_size, root = verify_checkpoint_note(checkpoint_note, public_key_pem)
     if not isinstance(leaf_index, int) or not 0 <= leaf_index < tree_size:

@@ -207,6 +207,7 @@ def test_cosigned_note_accepted(key: Ed25519PrivateKey, other_key: Ed25519Privat
         lambda n: n.replace("\n42\n", "\n042\n", 1),  # leading zero
         lambda n: n.replace("\n42\n", "\n+42\n", 1),
         lambda n: n.replace("\n42\n", "\n4 2\n", 1),
+        lambda n: n.replace("\n42\n", "\n" + "9" * 5000 + "\n", 1),  # absurd size
         lambda n: n.replace("\n42\n", "\n42\nextension line\n", 1),
         lambda n: n.replace("=\n\n", "\n\n", 1),  # root base64 without padding
         lambda n: n.replace("=\n\n", "==\n\n", 1),

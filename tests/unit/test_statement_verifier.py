@@ -188,6 +188,8 @@ def test_checkpoint_note_rejections(key: Ed25519PrivateKey, other_key: Ed25519Pr
         sv.verify_checkpoint_note(cp.note.replace("\n\n", "\n"), pem)
     with pytest.raises(sv.VerificationError):
         sv.verify_checkpoint_note(cp.note, "not a pem")
+    with pytest.raises(sv.VerificationError, match="size"):
+        sv.verify_checkpoint_note(cp.note.replace("\n10\n", "\n" + "9" * 5000 + "\n"), pem)
     # A cosignature from someone else is ignored, ours still counts.
     theirs = sign_checkpoint(other_key, ORIGIN, 10, root).note.split("\n\n")[1]
     assert sv.verify_checkpoint_note(cp.note + theirs, pem) == (ORIGIN, 10, root)
@@ -288,6 +290,10 @@ def test_verify_entry_rejects_altered_path(journal: _Ledger) -> None:
         args["path_hex"] = path
         with pytest.raises(sv.VerificationError, match="inclusion proof"):
             sv.verify_entry(**args)
+    args = journal.args(11)
+    args["path_hex"] = None
+    with pytest.raises(sv.VerificationError, match="list"):
+        sv.verify_entry(**args)
     args = journal.args(11)
     args["path_hex"] = ["not hex"]
     with pytest.raises(sv.VerificationError, match="path element 0"):
