@@ -11,6 +11,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from ledger.canonical import canonical_bytes
+from ledger.db import insert_missing
 from ledger.errors import IdempotencyConflict
 from ledger.holdings import apply_moves
 from ledger.ids import new_id
@@ -43,31 +44,30 @@ def request_hash(data: Any) -> str:
 
 
 def _ensure_accounts(session: Session, codes: Sequence[str]) -> dict[str, Account]:
-    """Load (and lock, in a stable order so writers never deadlock) or create accounts."""
+    """Lock the accounts (in one stable order, so writers never deadlock), creating any
+    that do not exist yet; a concurrent creation of the same account is not an error."""
     wanted = sorted(set(codes))
-    found = {
-        a.code: a
-        for a in session.execute(
-            select(Account).where(Account.code.in_(wanted)).order_by(Account.code).with_for_update()
-        ).scalars()
-    }
-    for code in wanted:
-        if code in found:
-            continue
-        owner, currency, purpose = code.split(":")
-        is_system = owner == SYSTEM_OWNER
-        account = Account(
-            code=code,
-            party_id=None if is_system else owner,
-            currency=currency,
-            purpose=purpose,
-            balance_minor=0,
-            allow_negative=is_system and SYSTEM_PURPOSES.get(purpose, False),
-        )
-        session.add(account)
-        found[code] = account
-    session.flush()
+    query = select(Account).where(Account.code.in_(wanted)).order_by(Account.code)
+    found = {a.code: a for a in session.execute(query.with_for_update()).scalars()}
+    missing = [code for code in wanted if code not in found]
+    if missing:
+        rows = []
+        for code in missing:
+            owner, currency, purpose = code.split(":")
+            is_system = owner == SYSTEM_OWNER
+            rows.append({"code": code, "party_id": None if is_system else owner,
+                         "currency": currency, "purpose": purpose, "balance_minor": 0,
+                         "allow_negative": is_system and SYSTEM_PURPOSES.get(purpose, False)})
+        insert_missing(session, Account, rows, ["code"])
+        created = select(Account).where(Account.code.in_(missing)).order_by(Account.code)
+        found.update((a.code, a) for a in session.execute(created.with_for_update()).scalars())
     return found
+
+
+def lock_accounts(session: Session, codes: Sequence[str]) -> None:
+    """Lock every account a transaction will touch, up front and in one stable order, so
+    that two transactions touching the same accounts can never deadlock."""
+    _ensure_accounts(session, codes)
 
 
 @dataclass(frozen=True)
@@ -87,13 +87,15 @@ def post_transaction(
     client_id: str | None = None,
     parties: Sequence[str] = (),
     unit_moves: Sequence[UnitMove] = (),
+    request: dict[str, Any] | None = None,
 ) -> Posted:
     """Post a balanced money transaction and its journal entry inside `uow`'s transaction.
 
     With a `client_id`, a retry with the same content returns the first posting and changes
-    nothing; the same id with different content is refused.
+    nothing; the same id with different content is refused. The content compared is `data`,
+    or `request` when `data` holds something minted afresh on each call (a new id).
     """
-    fingerprint = request_hash({"kind": kind, "data": data,
+    fingerprint = request_hash({"kind": kind, "data": data if request is None else request,
                                 "postings": [[p.account, p.currency, p.amount] for p in postings]})
     if client_id is not None:
         previous = uow.session.execute(

@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 NAMING = {
@@ -61,3 +63,12 @@ def _configure_sqlite(engine: Engine) -> None:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+
+
+def insert_missing(session: Session, model: type[Base], rows: list[dict[str, Any]],
+                   keys: list[str]) -> None:
+    """INSERT rows, skipping any whose key exists: concurrent first uses both succeed."""
+    if not rows:
+        return
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    session.execute(insert(model).values(rows).on_conflict_do_nothing(index_elements=keys))

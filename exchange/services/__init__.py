@@ -1,0 +1,1 @@
+"""Services of the exchange: each public function owns one transaction."""

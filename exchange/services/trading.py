@@ -1,0 +1,301 @@
+"""Orders: one transaction each. Lock the instrument, load only the resting orders that can
+cross, match with the pure engine, settle every fill, and journal it all before commit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from exchange.cash import buy_hold, notional
+from exchange.engine import OrderBook
+from exchange.markets import OpenMarket, lock_market, read_market
+from exchange.matching import apply_result, book_order, book_rules, epoch_ms, expire_due
+from exchange.models import Order, Trade
+from exchange.settlement import hold_for, release
+from ledger.accounts import AVAILABLE, FEES, HELD, lock_accounts, party_account, system_account
+from ledger.actor import Actor
+from ledger.currency import parse_amount
+from ledger.errors import Conflict, InvalidInput, NotFound
+from ledger.ids import new_id
+from ledger.models import Instrument
+from ledger.unit_of_work import UnitOfWork
+
+PAGE = 200
+REJECTIONS = {
+    "post_only_would_cross": ("a post-only order would trade on entry", "post_only"),
+    "fok_unfillable": ("a fill-or-kill order cannot be filled in full now", "time_in_force"),
+    "no_liquidity": ("there is nothing to trade against on the other side", "type"),
+    "off_lot": ("quantity must be a multiple of the lot size", "quantity"),
+    "below_min_notional": ("the order is below the minimum order value", "quantity"),
+    "expired": ("expires_at is already in the past", "expires_at"),
+    "invalid": ("the order is not valid for this market", "body"),
+}
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    instrument_id: str
+    side: str
+    type: str
+    quantity: int
+    time_in_force: str = "GTC"
+    price: Decimal | None = None
+    expires_at: datetime | None = None
+    post_only: bool = False
+    stp: str = "cancel_newest"
+    client_order_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Fill:
+    trade_id: str
+    price: Decimal
+    quantity: int
+
+
+@dataclass(frozen=True)
+class OrderView:
+    order: Order
+    price: Decimal | None
+    fills: list[Fill]
+
+
+def _price_ticks(om: OpenMarket, price: Decimal) -> int:
+    value = parse_amount(price, om.instrument.currency, field="price")
+    if value <= 0:
+        raise InvalidInput("price must be greater than zero", field="price")
+    ticks = value / om.tick
+    if ticks != ticks.to_integral_value():
+        raise InvalidInput(f"price must be a multiple of the tick size {om.tick}", field="price")
+    return int(ticks)
+
+
+def _open_orders(session: Session, instrument_id: str, side: str, *, limit_ticks: int | None,
+                 after: tuple[int, int] | None, count: int | None,
+                 owner: str | None = None) -> list[Order]:
+    """Resting orders of one side in price-time priority, optionally only those that cross."""
+    query = select(Order).where(Order.instrument_id == instrument_id, Order.status_open,
+                                Order.side == side)
+    if owner is not None:
+        query = query.where(Order.party_id == owner)
+    price_order = Order.price_ticks.asc() if side == "sell" else Order.price_ticks.desc()
+    if limit_ticks is not None:
+        query = query.where(Order.price_ticks <= limit_ticks if side == "sell"
+                            else Order.price_ticks >= limit_ticks)
+    if after is not None:
+        price, priority = after
+        better = Order.price_ticks > price if side == "sell" else Order.price_ticks < price
+        query = query.where(or_(better, and_(Order.price_ticks == price,
+                                             Order.priority > priority)))
+    return list(session.execute(query.order_by(price_order, Order.priority.asc())
+                                .limit(count)).scalars())
+
+
+def _crossing(session: Session, om: OpenMarket, side: str, limit_ticks: int | None,
+              owner: str, quantity: int) -> list[Order]:
+    """Load opposite orders page by page until others' quantity covers the order."""
+    other = "sell" if side == "buy" else "buy"
+    loaded: list[Order] = []
+    covered = 0
+    after: tuple[int, int] | None = None
+    while covered < quantity:
+        page = _open_orders(session, om.instrument.id, other, limit_ticks=limit_ticks,
+                            after=after, count=PAGE)
+        loaded += page
+        covered += sum(o.remaining for o in page if o.party_id != owner)
+        if len(page) < PAGE:
+            break
+        last = page[-1]
+        after = (last.price_ticks or 0, last.priority)
+    return loaded
+
+
+def _market_limit(om: OpenMarket, side: str, resting: list[Order], owner: str,
+                  quantity: int) -> int:
+    """The worst price a market order may trade at: the protection band around the best
+    opposite price at arrival or, with no band, the price that completes its quantity."""
+    others = [o for o in resting if o.party_id != owner]
+    if not others:
+        raise Conflict("there is nothing to trade against on the other side", field="type")
+    best = others[0].price_ticks or 0
+    band = om.market.band_bps
+    if band is not None:
+        width = best * band // 10_000
+        return best + width if side == "buy" else max(best - width, 1)
+    covered, limit = 0, best
+    for order in others:
+        covered += order.remaining
+        limit = order.price_ticks or limit
+        if covered >= quantity:
+            break
+    return limit
+
+
+def place_order(uow: UnitOfWork, actor: Actor, request: OrderRequest) -> OrderView:
+    """Validate, hold, match, settle and journal one order, atomically."""
+    with uow:
+        om = lock_market(uow.session, request.instrument_id)
+        market = om.market
+        session = uow.session
+        if request.type == "limit":
+            if request.price is None:
+                raise InvalidInput("a limit order needs a price", field="price")
+            price_ticks: int | None = _price_ticks(om, request.price)
+        else:
+            if request.price is not None:
+                raise InvalidInput("a market order takes no price", field="price")
+            if market.market_model == "call":
+                raise InvalidInput("call auctions take limit orders only", field="type")
+            price_ticks = None
+        if request.quantity % market.lot_size:
+            raise InvalidInput(f"quantity must be a multiple of the lot size {market.lot_size}",
+                               field="quantity")
+        if request.time_in_force == "GTD":
+            if request.expires_at is None:
+                raise InvalidInput("a GTD order needs expires_at", field="expires_at")
+            if request.expires_at <= uow.now:
+                raise InvalidInput("expires_at is already in the past", field="expires_at")
+        elif request.expires_at is not None:
+            raise InvalidInput("only GTD orders take expires_at", field="expires_at")
+        if market.market_model == "call" and request.time_in_force in ("IOC", "FOK"):
+            raise InvalidInput("call auctions take GTC and GTD orders only",
+                               field="time_in_force")
+        if price_ticks is not None and (
+                notional(price_ticks, request.quantity, om.tick_minor)
+                < market.min_order_value_minor):
+            raise InvalidInput("the order is below the minimum order value", field="quantity")
+
+        expire_due(uow, om)
+        continuous = market.market_model == "continuous"
+        if continuous:
+            resting = _crossing(session, om, request.side, price_ticks, actor.party_id,
+                                request.quantity)
+        else:
+            # A call market matches only at its auction; now only the caller's own crossing
+            # orders matter, for self-trade prevention at entry.
+            resting = _open_orders(session, om.instrument.id,
+                                   "sell" if request.side == "buy" else "buy",
+                                   limit_ticks=price_ticks, after=None, count=None,
+                                   owner=actor.party_id)
+        limit_ticks = price_ticks
+        if request.type == "market":
+            # A market order never trades through its band: it only sees orders inside it.
+            limit_ticks = _market_limit(om, request.side, resting, actor.party_id,
+                                        request.quantity)
+            resting = [o for o in resting if ((o.price_ticks or 0) <= limit_ticks
+                                              if request.side == "buy"
+                                              else (o.price_ticks or 0) >= limit_ticks)]
+
+        currency = om.instrument.currency
+        parties = {actor.party_id} | {o.party_id for o in resting}
+        lock_accounts(session, [party_account(p, currency, purpose) for p in parties
+                                for purpose in (AVAILABLE, HELD)]
+                      + [system_account(currency, FEES)])
+
+        order = Order(
+            id=new_id("ord"), instrument_id=om.instrument.id, party_id=actor.party_id,
+            client_order_id=request.client_order_id, side=request.side, type=request.type,
+            price_ticks=price_ticks, quantity=request.quantity, remaining=request.quantity,
+            filled=0, time_in_force=request.time_in_force, expires_at=request.expires_at,
+            post_only=request.post_only, stp=request.stp, priority=market.next_priority,
+            status="open", status_open=True, reason=None, hold_minor=0,
+            created_at=uow.now, updated_at=uow.now,
+        )
+        market.next_priority += 1
+        cash = (buy_hold(limit_ticks or 0, request.quantity, om.tick_minor, market.fee_bps)
+                if request.side == "buy" else 0)
+        hold_for(uow, om, order, cash)
+        session.add(order)
+
+        book = OrderBook(book_rules(om), next_trade_id=market.next_trade_no)
+        book.load(book_order(o) for o in resting)
+        incoming = book_order(order)
+        if request.type == "market":
+            incoming.price = None
+        result = book.submit(incoming, epoch_ms(uow.now) or 0)
+        for event in result.events:
+            if event.kind == "rejected" and event.order_id == order.id:
+                detail, field = REJECTIONS.get(event.reason or "invalid", REJECTIONS["invalid"])
+                raise Conflict(detail, field=field)
+
+        fills = apply_result(uow, om, {o.id: o for o in [*resting, order]}, result,
+                       limits={order.id: limit_ticks}, auction=False)
+        uow.commit()
+        return OrderView(order, None if price_ticks is None else price_ticks * om.tick,
+                         [Fill(t.id, t.price_ticks * om.tick, t.quantity) for t in fills])
+
+
+def _own_order(session: Session, actor: Actor, order_id: str) -> Order:
+    order = session.get(Order, order_id)
+    if order is None or order.party_id != actor.party_id:
+        # Someone else's order is indistinguishable from a missing one.
+        raise NotFound(f"no order '{order_id}'", field="id")
+    return order
+
+
+def cancel_order(uow: UnitOfWork, actor: Actor, order_id: str) -> OrderView:
+    """Cancel the rest of one's own order and release what it holds."""
+    with uow:
+        order = _own_order(uow.session, actor, order_id)
+        om = lock_market(uow.session, order.instrument_id, for_trading=False)
+        uow.session.refresh(order)
+        if not order.status_open:
+            raise Conflict(f"the order is already {order.status}", field="id")
+        release(uow, om, order, "cancelled", "user")
+        uow.commit()
+        return _view(uow.session, om, order)
+
+
+def _view(session: Session, om: OpenMarket, order: Order) -> OrderView:
+    trades = session.execute(
+        select(Trade).where(or_(Trade.buy_order_id == order.id, Trade.sell_order_id == order.id))
+        .order_by(Trade.trade_no)).scalars()
+    return OrderView(order, None if order.price_ticks is None else order.price_ticks * om.tick,
+                     [Fill(t.id, t.price_ticks * om.tick, t.quantity) for t in trades])
+
+
+def read_order(uow: UnitOfWork, actor: Actor, order_id: str) -> OrderView:
+    with uow:
+        order = _own_order(uow.session, actor, order_id)
+        return _view(uow.session, _market_view(uow.session, order.instrument_id), order)
+
+
+def _market_view(session: Session, instrument_id: str) -> OpenMarket:
+    instrument = session.get_one(Instrument, instrument_id)
+    return OpenMarket(instrument, read_market(session, instrument))
+
+
+def list_orders(uow: UnitOfWork, actor: Actor, *, after: str | None, limit: int,
+                open_only: bool = False) -> list[OrderView]:
+    """The caller's orders, newest id last, after the cursor."""
+    with uow:
+        query = select(Order).where(Order.party_id == actor.party_id).order_by(Order.id)
+        if after:
+            query = query.where(Order.id > after)
+        if open_only:
+            query = query.where(Order.status_open)
+        rows = list(uow.session.execute(query.limit(limit)).scalars())
+        markets: dict[str, OpenMarket] = {}
+        views = []
+        for row in rows:
+            if row.instrument_id not in markets:
+                markets[row.instrument_id] = _market_view(uow.session, row.instrument_id)
+            views.append(_view(uow.session, markets[row.instrument_id], row))
+        return views
+
+
+def expire_due_orders(uow: UnitOfWork) -> int:
+    """Expire every GTD order whose time has come, on every instrument."""
+    with uow:
+        instruments = list(uow.session.execute(
+            select(Order.instrument_id).where(Order.status_open, Order.expires_at.is_not(None),
+                                              Order.expires_at <= uow.now).distinct()
+        ).scalars())
+        expired = sum(expire_due(uow, lock_market(uow.session, i, for_trading=False))
+                      for i in sorted(instruments))
+        uow.commit()
+        return expired
