@@ -9,10 +9,13 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 
 import migrations
 from api.config import Settings
 from api.demo import load_demo
+from exchange.services.auctions import run_due_auctions
+from exchange.services.trading import expire_due_orders
 from ledger.audit import verify_journal
 from ledger.db import make_engine, make_session_factory
 from ledger.models import JournalHead
@@ -156,6 +159,38 @@ def replay(check: bool) -> None:
         click.echo(f"{len(differences)} differences between the journal and the tables", err=True)
         sys.exit(1)
     click.echo("replay matches the tables: balances and holdings agree")
+
+
+def _sessions() -> sessionmaker[Session]:
+    return make_session_factory(make_engine(Settings.from_env().database_url))
+
+
+@main.group()
+def auctions() -> None:
+    """Call auctions."""
+
+
+@auctions.command("run-due")
+def auctions_run_due() -> None:
+    """Run every call auction whose time has come (run it from cron or a timer)."""
+    sessions = _sessions()
+    outcomes = run_due_auctions(lambda: UnitOfWork(sessions))
+    for o in outcomes:
+        click.echo(f"{o.instrument_id}: " + (f"{o.quantity} units at {o.price}"
+                                             if o.price is not None else "no cross"))
+    click.echo(f"{len(outcomes)} auctions run")
+
+
+@main.group()
+def orders() -> None:
+    """Orders."""
+
+
+@orders.command("expire-due")
+def orders_expire_due() -> None:
+    """Expire every GTD order whose time has come and release what it holds."""
+    count = expire_due_orders(UnitOfWork(_sessions()))
+    click.echo(f"{count} orders expired")
 
 
 if __name__ == "__main__":

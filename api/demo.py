@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from exchange.services import markets, trading
 from ledger.actor import Actor
 from ledger.models import Asset
 from ledger.services import assets, money, parties
 from ledger.unit_of_work import UnitOfWork
 
 DEMO_KEYS = "demo-keys.json"
+
+
+def _inventor_instrument(listing: assets.AssetListing) -> str:
+    return next(i.id for i in listing.instruments if i.unit_class == "inventor")
 
 
 def load_demo(sessions: sessionmaker[Session], home: Path) -> Path | None:
@@ -46,12 +52,38 @@ def load_demo(sessions: sessionmaker[Session], home: Path) -> Path | None:
                    {"party_id": bob.party_id, "share": "0.4"}],
         policy="hku-2023",
     )
+    battery = assets.list_asset(
+        UnitOfWork(sessions), university,
+        title="Solid-state electrolyte for sodium-ion cells", kind="patent", jurisdiction="CN",
+        application_number="CN202310000001.X",
+        inventors=[{"party_id": bob.party_id, "share": "1"}], policy="hku-2023",
+    )
     money.deposit(UnitOfWork(sessions), operator, fund.party_id, "250000.00", "HKD",
                   "DEMO-BANK-0001", client_id="deposit:DEMO-BANK-0001")
     assets.record_cost(UnitOfWork(sessions), university, listing.asset.id, "18500.00", "HKD",
                        "filing and prosecution fees")
+    # The sensor patent's inventor units trade continuously; the battery patent's, being
+    # thinner, in an hourly call auction. Each inventor offers some units.
+    sensor_units = _inventor_instrument(listing)
+    battery_units = _inventor_instrument(battery)
+    markets.configure_market(UnitOfWork(sessions), operator, sensor_units,
+                             {"fee_bps": 25, "band_bps": 1000})
+    markets.configure_market(UnitOfWork(sessions), operator, battery_units,
+                             {"fee_bps": 25, "market_model": "call",
+                              "auction_interval_s": 3600})
+    for who, instrument, quantity, price in ((alice, sensor_units, 20_000, "2.50"),
+                                             (alice, sensor_units, 20_000, "2.60"),
+                                             (bob, battery_units, 50_000, "1.20")):
+        trading.place_order(UnitOfWork(sessions), who, trading.OrderRequest(
+            instrument_id=instrument, side="sell", type="limit", price=Decimal(price),
+            quantity=quantity))
     home.mkdir(parents=True, exist_ok=True)
     path = home / DEMO_KEYS
-    path.write_text(json.dumps({"asset_id": listing.asset.id, "parties": keys}, indent=2) + "\n")
+    path.write_text(json.dumps({
+        "assets": {"sensor_mesh": listing.asset.id, "battery": battery.asset.id},
+        "instruments": {"sensor_mesh_inventor_units": sensor_units,
+                        "battery_inventor_units": battery_units},
+        "parties": keys,
+    }, indent=2) + "\n")
     path.chmod(0o600)
     return path
