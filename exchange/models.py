@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ledger.db import Base
+from ledger.db import Base, UtcDateTime
 
 Id = String(40)
 
@@ -25,7 +25,7 @@ class Market(Base):
     fee_bps: Mapped[int] = mapped_column(Integer)
     market_model: Mapped[str] = mapped_column(String(12))  # continuous | call
     auction_interval_s: Mapped[int | None] = mapped_column(Integer)
-    next_auction_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_auction_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     halted: Mapped[bool] = mapped_column(Boolean, default=False)
     last_price_ticks: Mapped[int | None] = mapped_column(BigInteger)
     next_priority: Mapped[int] = mapped_column(BigInteger, default=1)
@@ -50,7 +50,7 @@ class Order(Base):
     remaining: Mapped[int] = mapped_column(BigInteger)
     filled: Mapped[int] = mapped_column(BigInteger, default=0)
     time_in_force: Mapped[str] = mapped_column(String(3))
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     post_only: Mapped[bool] = mapped_column(Boolean, default=False)
     stp: Mapped[str] = mapped_column(String(14))
     priority: Mapped[int] = mapped_column(BigInteger)
@@ -58,8 +58,8 @@ class Order(Base):
     status_open: Mapped[bool] = mapped_column(Boolean)  # resting in the book
     reason: Mapped[str | None] = mapped_column(String(40))
     hold_minor: Mapped[int] = mapped_column(BigInteger, default=0)  # cash still held (buys)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class Trade(Base):
@@ -79,4 +79,4 @@ class Trade(Base):
     seller_fee_minor: Mapped[int] = mapped_column(BigInteger)
     auction: Mapped[bool] = mapped_column(Boolean, default=False)
     journal_seq: Mapped[int] = mapped_column(ForeignKey("journal_entries.seq"))
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())

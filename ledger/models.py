@@ -12,7 +12,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
-    DateTime,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -22,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ledger.db import Base
+from ledger.db import Base, UtcDateTime
 
 Id = String(40)
 
@@ -33,7 +32,7 @@ class Party(Base):
     id: Mapped[str] = mapped_column(Id, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(20), index=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class ApiKey(Base):
@@ -42,8 +41,8 @@ class ApiKey(Base):
     id: Mapped[str] = mapped_column(Id, primary_key=True)
     party_id: Mapped[str] = mapped_column(ForeignKey("parties.id"), index=True)
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class JournalEntry(Base):
@@ -98,7 +97,7 @@ class Checkpoint(Base):
     key_id: Mapped[bytes] = mapped_column(LargeBinary(4))
     signature: Mapped[bytes] = mapped_column(LargeBinary(64))
     note: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class Account(Base):
@@ -126,7 +125,7 @@ class MoneyTransaction(Base):
     request_hash: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(40))
     journal_seq: Mapped[int] = mapped_column(ForeignKey("journal_entries.seq"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class Posting(Base):
@@ -146,7 +145,7 @@ class Withdrawal(Base):
     currency: Mapped[str] = mapped_column(String(3))
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(20))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class Policy(Base):
@@ -158,7 +157,7 @@ class Policy(Base):
     version: Mapped[int] = mapped_column(Integer)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
     body: Mapped[str] = mapped_column(Text)  # canonical JSON of the policy
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class Asset(Base):
@@ -173,7 +172,7 @@ class Asset(Base):
     publication_number: Mapped[str | None] = mapped_column(String(100))
     currency: Mapped[str] = mapped_column(String(3))
     policy_id: Mapped[str] = mapped_column(ForeignKey("policies.id"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class AssetInventor(Base):
@@ -193,7 +192,7 @@ class AssetCost(Base):
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     description: Mapped[str] = mapped_column(String(500))
     journal_seq: Mapped[int] = mapped_column(ForeignKey("journal_entries.seq"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class Instrument(Base):
@@ -242,4 +241,4 @@ class IdempotencyRecord(Base):
     status_code: Mapped[int | None] = mapped_column(Integer)
     response_body: Mapped[str | None] = mapped_column(Text)
     content_type: Mapped[str | None] = mapped_column(String(100))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
