@@ -15,6 +15,7 @@ from exchange.models import Order, Trade
 from ledger.accounts import AVAILABLE, FEES, HELD, party_account, post_transaction, system_account
 from ledger.clock import isoformat
 from ledger.currency import format_minor
+from ledger.errors import InsufficientFunds, InsufficientUnits
 from ledger.holdings import apply_moves
 from ledger.ids import new_id
 from ledger.postings import Posting, UnitMove
@@ -47,19 +48,31 @@ def hold_for(uow: UnitOfWork, om: OpenMarket, order: Order, cash_minor: int) -> 
             "hold": format_minor(cash_minor, currency) if order.side == "buy" else None}
     if order.side == "sell":
         moves = [UnitMove(order.party_id, order.instrument_id, 0, order.quantity)]
-        apply_moves(uow.session, moves)
+        try:
+            apply_moves(uow.session, moves)
+        except InsufficientUnits:
+            raise InsufficientUnits(
+                f"selling {order.quantity} units needs that many units not already held "
+                "for other orders", field="quantity") from None
         return uow.journal.append("order.placed", data, actor=order.party_id,
                                   unit_moves=moves).seq
     order.hold_minor = cash_minor
     if cash_minor == 0:
         return uow.journal.append("order.placed", data, actor=order.party_id).seq
-    return post_transaction(
-        uow, kind="order.placed", data=data, actor=order.party_id,
-        postings=[
-            Posting(party_account(order.party_id, currency, AVAILABLE), currency, -cash_minor),
-            Posting(party_account(order.party_id, currency, HELD), currency, cash_minor),
-        ],
-    ).journal_seq
+    try:
+        posted = post_transaction(
+            uow, kind="order.placed", data=data, actor=order.party_id,
+            postings=[
+                Posting(party_account(order.party_id, currency, AVAILABLE), currency,
+                        -cash_minor),
+                Posting(party_account(order.party_id, currency, HELD), currency, cash_minor),
+            ],
+        )
+    except InsufficientFunds:
+        raise InsufficientFunds(
+            f"this buy holds {format_minor(cash_minor, currency)} {currency} (price x quantity "
+            "plus fees), more than your available cash", field="quantity") from None
+    return posted.journal_seq
 
 
 def execute_trade(

@@ -1,0 +1,124 @@
+"""The Exchange section of the contract, through the Flask test client."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.conftest import Caller
+
+
+@pytest.fixture
+def market(op: Caller, new_caller: Callable[..., Caller]) -> dict[str, Any]:
+    uni, alice, fund = new_caller("university"), new_caller("inventor"), new_caller("investor")
+    listed = uni.post("/v1/assets", {
+        "title": "Sensor mesh", "kind": "patent", "jurisdiction": "HK",
+        "inventors": [{"party_id": alice.party_id, "share": "1"}], "policy": "hku-2023"})
+    assert listed.status_code == 201, listed.json
+    instrument = next(i["id"] for i in listed.json["instruments"] if i["class"] == "inventor")
+    deposit = op.post("/v1/deposits", {"party_id": fund.party_id, "reference": "wire-1",
+                                       "amount": {"amount": "10000.00", "currency": "HKD"}})
+    assert deposit.status_code == 201, deposit.json
+    return {"op": op, "alice": alice, "fund": fund, "instrument": instrument}
+
+
+def _order(who: Caller, instrument: str, **fields: Any) -> Any:
+    return who.post("/v1/orders", {"instrument_id": instrument, "type": "limit",
+                                   "time_in_force": "GTC", **fields})
+
+
+def test_instrument_listing_shows_trading_rules(market: dict[str, Any], client: Any) -> None:
+    got = client.get(f"/v1/instruments/{market['instrument']}")
+    assert got.status_code == 200
+    assert {k: got.json[k] for k in ("class", "currency", "tick_size", "lot_size",
+                                     "market_model", "last_price")} == {
+        "class": "inventor", "currency": "HKD", "tick_size": "0.01", "lot_size": 1,
+        "market_model": "continuous", "last_price": None}
+    listed = client.get("/v1/instruments?limit=500")
+    assert market["instrument"] in [i["id"] for i in listed.json]
+
+
+def test_an_order_fills_and_market_data_follows(market: dict[str, Any], client: Any) -> None:
+    alice, fund, instrument = market["alice"], market["fund"], market["instrument"]
+    sell = _order(alice, instrument, side="sell", price="3.00", quantity=1000)
+    assert sell.status_code == 201, sell.json
+    assert (sell.json["status"], sell.json["filled_quantity"]) == ("open", 0)
+    book = client.get(f"/v1/instruments/{instrument}/book").json
+    assert book["asks"] == [{"price": "3.00", "quantity": 1000}] and book["bids"] == []
+
+    buy = _order(fund, instrument, side="buy", price="3.10", quantity=400)
+    assert buy.status_code == 201, buy.json
+    assert buy.json["status"] == "filled"
+    assert [(f["price"], f["quantity"]) for f in buy.json["fills"]] == [("3.00", 400)]
+    trades = client.get(f"/v1/instruments/{instrument}/trades").json
+    assert [(t["price"], t["quantity"]) for t in trades] == [("3.00", 400)]
+    assert client.get(f"/v1/instruments/{instrument}").json["last_price"] == "3.00"
+    assert fund.get("/v1/accounts").json[0]["available"] == "8800.00"
+    entry = fund.get(f"/v1/ledger/entries/{trades[0]['journal_seq']}")
+    assert entry.status_code == 200 and entry.json["body"]["kind"] == "trade.executed"
+
+    mine = alice.get(f"/v1/orders/{sell.json['id']}").json
+    assert (mine["status"], mine["filled_quantity"]) == ("partially_filled", 400)
+    assert [o["id"] for o in alice.get("/v1/orders?open=true").json] == [sell.json["id"]]
+    cancelled = alice.delete(f"/v1/orders/{sell.json['id']}")
+    assert cancelled.status_code == 200 and cancelled.json["status"] == "cancelled"
+    assert alice.get("/v1/holdings").json[0]["held_units"] == 0
+
+
+@pytest.mark.parametrize("fields, field", [
+    ({"side": "buy", "price": "3.001", "quantity": 1}, "price"),
+    ({"side": "buy", "price": 3.0, "quantity": 1}, "price"),
+    ({"side": "buy", "price": "3.00", "quantity": 0}, "quantity"),
+    ({"side": "buy", "price": "3.00", "quantity": "5"}, "quantity"),
+    ({"side": "hold", "price": "3.00", "quantity": 1}, "side"),
+    ({"side": "buy", "quantity": 1}, "price"),
+    ({"side": "buy", "price": "3.00", "quantity": 1, "time_in_force": "GTD"}, "expires_at"),
+    ({"side": "buy", "price": "3.00", "quantity": 1, "time_in_force": "GTD",
+      "expires_at": "2001-01-01T00:00:00+00:00"}, "expires_at"),
+    ({"side": "buy", "price": "3.00", "quantity": 100_000}, "quantity"),
+    ({"side": "sell", "price": "3.00", "quantity": 1}, "quantity"),
+    ({"side": "buy", "price": "3.00", "quantity": 1, "time_in_force": "FOK"}, "time_in_force"),
+    ({"side": "buy", "price": "3.00", "quantity": 1, "colour": "red"}, "colour"),
+])
+def test_bad_orders_are_problems_and_change_nothing(
+        market: dict[str, Any], client: Any, fields: dict[str, Any], field: str | None) -> None:
+    fund = market["fund"]
+    size = client.get("/v1/ledger/checkpoint").json["tree_size"]
+    got = _order(fund, market["instrument"], **fields)
+    assert 400 <= got.status_code < 500, got.json
+    assert got.content_type == "application/problem+json"
+    if field is not None:
+        assert field in " ".join(got.json.get("errors", {})) or field in got.json["detail"]
+    # Reading the checkpoint signs one; nothing else may have been written.
+    assert client.get("/v1/ledger/checkpoint").json["tree_size"] == size
+    assert fund.get("/v1/accounts").json[0] == {
+        "currency": "HKD", "available": "10000.00", "held": "0.00", "payout_pending": "0.00"}
+
+
+def test_unknown_instrument_and_someone_elses_order(market: dict[str, Any]) -> None:
+    fund, alice = market["fund"], market["alice"]
+    unknown = _order(fund, "ins_nope", side="buy", price="1.00", quantity=1)
+    assert unknown.status_code == 404
+    sell = _order(alice, market["instrument"], side="sell", price="3.00", quantity=10)
+    assert fund.delete(f"/v1/orders/{sell.json['id']}").status_code == 404
+    assert fund.get(f"/v1/orders/{sell.json['id']}").status_code == 404
+
+
+def test_only_the_operator_configures_markets_and_runs_auctions(
+        market: dict[str, Any], client: Any) -> None:
+    op, fund, alice, instrument = market["op"], market["fund"], market["alice"], market["instrument"]
+    assert fund.client.patch(f"/v1/instruments/{instrument}/market", json={"fee_bps": 5},
+                             headers=fund.headers()).status_code == 403
+    assert fund.post(f"/v1/instruments/{instrument}/auction").status_code == 403
+    configured = op.client.patch(f"/v1/instruments/{instrument}/market",
+                                 json={"market_model": "call"}, headers=op.headers())
+    assert configured.status_code == 200 and configured.json["market_model"] == "call"
+    _order(alice, instrument, side="sell", price="2.00", quantity=100)
+    bid = _order(fund, instrument, side="buy", price="2.50", quantity=60)
+    assert bid.json["status"] == "open"
+    auction = op.post(f"/v1/instruments/{instrument}/auction")
+    assert auction.status_code == 200, auction.json
+    assert (auction.json["price"], auction.json["quantity"]) == ("2.00", 60)
+    assert fund.get(f"/v1/orders/{bid.json['id']}").json["status"] == "filled"
