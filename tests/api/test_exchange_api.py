@@ -108,7 +108,8 @@ def test_unknown_instrument_and_someone_elses_order(market: dict[str, Any]) -> N
 
 def test_only_the_operator_configures_markets_and_runs_auctions(
         market: dict[str, Any], client: Any) -> None:
-    op, fund, alice, instrument = market["op"], market["fund"], market["alice"], market["instrument"]
+    op, fund, alice = market["op"], market["fund"], market["alice"]
+    instrument = market["instrument"]
     assert fund.client.patch(f"/v1/instruments/{instrument}/market", json={"fee_bps": 5},
                              headers=fund.headers()).status_code == 403
     assert fund.post(f"/v1/instruments/{instrument}/auction").status_code == 403
