@@ -10,6 +10,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,7 +27,8 @@ class Projection:
     holdings: dict[tuple[str, str], tuple[int, int]]  # (party, instrument) -> (units, held)
 
 
-def _bodies(session: Session) -> Iterator[dict[str, object]]:
+def journal_bodies(session: Session) -> Iterator[dict[str, Any]]:
+    """Every entry's body in sequence order, streamed in batches."""
     last = 0
     while True:
         rows = session.execute(
@@ -44,11 +46,11 @@ def rebuild(session: Session) -> Projection:
     """Fold every entry's postings and unit moves into balances and holdings."""
     balances: dict[str, int] = defaultdict(int)
     holdings: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-    for body in _bodies(session):
-        for posting in body.get("postings", []):  # type: ignore[attr-defined]
+    for body in journal_bodies(session):
+        for posting in body.get("postings", []):
             amount = parse_amount(posting["amount"], posting["currency"])
             balances[posting["account"]] += to_minor(amount, posting["currency"])
-        for move in body.get("units", []):  # type: ignore[attr-defined]
+        for move in body.get("units", []):
             held = holdings[(move["party"], move["instrument"])]
             held[0] += move["units"]
             held[1] += move["held"]

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from exchange.replay import compare_orders
 from exchange.services import markets, trading
 from exchange.services.trading import OrderRequest
 from ledger.actor import Actor
@@ -102,6 +103,6 @@ def test_concurrent_crossing_orders_keep_every_invariant(
         assert session.execute(select(func.count()).select_from(Holding).where(
             (Holding.units < 0) | (Holding.held_units < 0)
             | (Holding.held_units > Holding.units))).scalar_one() == 0
-        assert compare(session) == []
+        assert compare(session) == [] and compare_orders(session) == []
         report = verify_journal(session, load_signing_key(home).public_key(), "unused")
         assert report.ok, report

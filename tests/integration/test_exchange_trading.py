@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from exchange.replay import compare_orders
 from exchange.services import auctions, markets, trading
 from exchange.services.trading import OrderRequest
 from ledger.actor import Actor
@@ -101,7 +102,7 @@ def test_a_buy_fills_against_a_resting_sell_with_delivery_versus_payment(
     assert cancelled.order.status == "cancelled"
     assert mkt.units(mkt.alice) == (599_600, 0)
     with sessions() as session:
-        assert compare(session) == []
+        assert compare(session) == [] and compare_orders(session) == []
 
 
 def test_price_time_priority_and_partial_fills(mkt: Market) -> None:
@@ -201,6 +202,6 @@ def test_a_call_auction_clears_at_one_price(mkt: Market, sessions: sessionmaker[
     assert mkt.units(mkt.fund) == (450, 0)
     assert mkt.cash(mkt.fund) == ("95500.00", "0.00")  # the 11.00 bid paid 10.00 too
     with sessions() as session:
-        assert compare(session) == []
+        assert compare(session) == [] and compare_orders(session) == []
         held = session.execute(select(func.sum(Holding.held_units))).scalar_one()
     assert held == 50  # bob's unfilled 50 at 10.00 rest for the next auction
