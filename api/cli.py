@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 import migrations
 from api.config import Settings
 from api.demo import load_demo
+from exchange.replay import compare_orders
 from exchange.services.auctions import run_due_auctions
 from exchange.services.trading import expire_due_orders
 from ledger.audit import verify_journal
@@ -33,9 +34,9 @@ def main() -> None:
 
 
 def _prepare(settings: Settings) -> None:
-    if settings.database_url.startswith("sqlite:///") and not settings.database_url.startswith(
-            "sqlite:////"):
-        # A relative SQLite path lives under the working directory: make its folder.
+    if settings.database_url.startswith("sqlite:///"):
+        # Make the SQLite file's folder (relative paths live under the working directory;
+        # `sqlite:////abs/path` leaves an absolute one), as IPX_HOME's is made for the key.
         from pathlib import Path
 
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True,
@@ -152,13 +153,13 @@ def replay(check: bool) -> None:
     settings = Settings.from_env()
     sessions = make_session_factory(make_engine(settings.database_url))
     with sessions() as session:
-        differences = compare(session)
+        differences = compare(session) + compare_orders(session)
     for line in differences:
         click.echo(line, err=True)
     if differences:
         click.echo(f"{len(differences)} differences between the journal and the tables", err=True)
         sys.exit(1)
-    click.echo("replay matches the tables: balances and holdings agree")
+    click.echo("replay matches the tables: balances, holdings, orders and trades agree")
 
 
 def _sessions() -> sessionmaker[Session]:
