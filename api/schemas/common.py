@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -18,6 +19,11 @@ class StrictSchema(ma.Schema):
         unknown = ma.RAISE
 
 
+# Plain decimal notation only, of bounded size: no exponents ("1E+999999" would make exact
+# minor-unit arithmetic explode), no non-ASCII digits, no more digits than any amount needs.
+_PLAIN_DECIMAL = re.compile(r"-?[0-9]{1,20}(\.[0-9]{1,20})?", re.ASCII)
+
+
 class DecimalString(fields.String):
     """A decimal number carried as a JSON string (never a float), parsed to Decimal."""
 
@@ -25,6 +31,9 @@ class DecimalString(fields.String):
         if not isinstance(value, str):
             raise ValidationError("must be a decimal string such as \"1234.50\"")
         text = super()._deserialize(value, attr, data, **kwargs)
+        if not _PLAIN_DECIMAL.fullmatch(text.strip()):
+            raise ValidationError(f"'{text}' is not a plain decimal number such as \"1234.50\" "
+                                  "(at most 20 digits before and after the point)")
         try:
             number = Decimal(text.strip())
         except InvalidOperation:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, DecimalException, InvalidOperation
 from typing import Any
 
 from sqlalchemy import func, select
@@ -28,6 +28,7 @@ from ledger.models import (
 )
 from ledger.policy import policy_hash, resolve_policy, split_units
 from ledger.postings import UnitMove
+from ledger.services.money import MAX_MINOR
 from ledger.unit_of_work import UnitOfWork
 
 ASSET_KINDS = ("patent", "patent_family", "software", "know_how", "design", "copyright", "other")
@@ -50,7 +51,13 @@ class AssetListing:
 
 def _pin_policy(uow: UnitOfWork, actor_id: str, spec: str | Mapping[str, Any]) -> Policy:
     """The stored policy version with this exact content, registering it if new."""
-    body = resolve_policy(spec)
+    try:
+        body = resolve_policy(spec)
+    except DecimalException:  # e.g. a tier starting from "1E+1000000": beyond Decimal's range
+        raise InvalidInput("a number in the policy is out of range", field="policy") from None
+    holder = body["residual_holder"]
+    if holder != "owner" and uow.session.get(Party, holder) is None:
+        raise InvalidInput(f"no party '{holder}'", field="policy.residual_holder")
     digest = policy_hash(body)
     existing = uow.session.execute(select(Policy).where(Policy.hash == digest)).scalar_one_or_none()
     if existing is not None:
@@ -218,6 +225,8 @@ def record_cost(
         if value <= 0:
             raise InvalidInput("amount must be greater than zero", field="amount.amount")
         minor = to_minor(value, currency)
+        if minor > MAX_MINOR:
+            raise InvalidInput("amount is too large", field="amount.amount")
         cost = AssetCost(id=new_id("cst"), asset_id=asset_id, currency=currency,
                          amount_minor=minor, description=description, journal_seq=0,
                          created_at=uow.now)

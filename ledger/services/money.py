@@ -43,11 +43,18 @@ class DepositReceipt:
     journal_seq: int
 
 
+# Minor-unit amounts are exact integers in journal bodies and fingerprints: keep them I-JSON safe.
+MAX_MINOR = 2**53 - 1
+
+
 def _positive_minor(amount: Decimal | str, currency: str) -> int:
     value = parse_amount(amount, currency, field="amount.amount")
     if value <= 0:
         raise InvalidInput("amount must be greater than zero", field="amount.amount")
-    return to_minor(value, currency)
+    minor = to_minor(value, currency)
+    if minor > MAX_MINOR:
+        raise InvalidInput("amount is too large", field="amount.amount")
+    return minor
 
 
 def deposit(
@@ -98,6 +105,9 @@ def request_withdrawal(
                   "amount": format_minor(minor, currency), "currency": currency},
             actor=actor.party_id,
             client_id=client_id,
+            # The withdrawal id is new on every call: a retry is the same request without it.
+            request={"party_id": actor.party_id, "amount": format_minor(minor, currency),
+                     "currency": currency},
         )
         if posted.entry is None:  # an idempotent retry: return the first request
             first = uow.session.get_one(JournalEntry, posted.journal_seq)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import select, tuple_
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -41,8 +41,21 @@ class LogIdentity:
         return public_key_pem(self.private_key.public_key())
 
 
+CHUNK = 2000
+
+
 def tree_size(session: Session) -> int:
     return session.execute(select(JournalHead.size).where(JournalHead.id == 1)).scalar_one()
+
+
+def _any_node(keys: list[tuple[int, int]]) -> ColumnElement[bool]:
+    """`(level, idx) IN keys`, spelt as one `level = ? AND idx IN (...)` per level: both engines
+    search the primary key with it, where SQLite scans the whole table for a row-value IN."""
+    by_level: dict[int, list[int]] = {}
+    for level, idx in sorted(keys):
+        by_level.setdefault(level, []).append(idx)
+    return or_(*(and_(MerkleNode.level == level, MerkleNode.idx.in_(indexes))
+                 for level, indexes in by_level.items()))
 
 
 def _nodes(session: Session, ranges: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
@@ -51,19 +64,28 @@ def _nodes(session: Session, ranges: list[tuple[int, int]]) -> dict[tuple[int, i
     leaves = [idx for level, idx in wanted if level == 0]
     inner = [(level, idx) for level, idx in wanted if level > 0]
     found: dict[tuple[int, int], bytes] = {}
-    if leaves:
+    # In chunks: SQLite caps the number of bound parameters of one statement.
+    for i in range(0, len(leaves), CHUNK):
         for seq, digest in session.execute(
             select(JournalEntry.seq, JournalEntry.leaf_hash).where(
-                JournalEntry.seq.in_([i + 1 for i in leaves]))
+                JournalEntry.seq.in_([idx + 1 for idx in leaves[i:i + CHUNK]]))
         ):
             found[(0, seq - 1)] = digest
-    if inner:
+    for i in range(0, len(inner), CHUNK):
         for level, idx, digest in session.execute(
             select(MerkleNode.level, MerkleNode.idx, MerkleNode.hash).where(
-                tuple_(MerkleNode.level, MerkleNode.idx).in_(inner))
+                _any_node(inner[i:i + CHUNK]))
         ):
             found[(level, idx)] = digest
     return found
+
+
+def inclusion_paths(session: Session, seqs: list[int], size: int) -> dict[int, list[bytes]]:
+    """Audit paths of many entries in the tree of `size`, sharing one fetch of their nodes."""
+    ranges = {seq: inclusion_ranges(seq - 1, size) for seq in seqs}
+    nodes = _nodes(session, [r for rs in ranges.values() for r in rs])
+    return {seq: [fold_range(start, end, nodes) for start, end in rs]
+            for seq, rs in ranges.items()}
 
 
 def _hashes(session: Session, ranges: list[tuple[int, int]]) -> list[bytes]:
@@ -139,7 +161,9 @@ class EntryView:
 def read_entry(uow: UnitOfWork, actor: Actor, seq: int) -> EntryView:
     """An entry, for the operator and the parties it names; for anyone else it does not exist."""
     with uow:
-        entry = uow.session.get(JournalEntry, seq)
+        # Out-of-range numbers never reach the database (a huge one overflows its integer type).
+        in_range = 1 <= seq <= tree_size(uow.session)
+        entry = uow.session.get(JournalEntry, seq) if in_range else None
         allowed = entry is not None and (
             actor.is_operator
             or uow.session.get(JournalEntryParty, (actor.party_id, seq)) is not None
