@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 
 from flask import Flask, Response, g, request
 
@@ -11,6 +12,8 @@ from ledger.errors import InvalidInput
 from ledger.services.idempotency import StoredResponse, claim, complete
 
 HEADER = "Idempotency-Key"
+# Secrets are shown once and never stored: a replay of these responses carries null instead.
+SECRET_FIELDS = {"parties.issue_key": ("key",)}
 METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 ANONYMOUS = "-"
 
@@ -44,8 +47,13 @@ def _after(response: Response) -> Response:
     if response.status_code >= 500:
         complete(uow(), party, key, None)  # a failure changed nothing: let the client retry
     else:
-        complete(uow(), party, key, StoredResponse(response.status_code,
-                                                   response.get_data(as_text=True),
+        body = response.get_data(as_text=True)
+        secrets = SECRET_FIELDS.get(request.endpoint or "")
+        if secrets and response.is_json:
+            redacted = json.loads(body)
+            redacted.update(dict.fromkeys(secrets))
+            body = json.dumps(redacted)
+        complete(uow(), party, key, StoredResponse(response.status_code, body,
                                                    response.mimetype or "application/json"))
     return response
 

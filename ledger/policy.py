@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from ledger.canonical import canonical_bytes
@@ -22,6 +22,7 @@ STEP_KINDS = ("admin_fee", "cost_recovery")
 _CLASS_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _POLICY_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 HUNDRED = Decimal(100)
+_PLAIN_DECIMAL = re.compile(r"^[0-9]{1,20}(\.[0-9]{1,20})?$")
 
 
 def _tier(start: str, **shares: str) -> dict[str, Any]:
@@ -60,15 +61,10 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 def _decimal(value: Any, field: str) -> Decimal:
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise InvalidInput("must be a decimal string", field=field)
-    try:
-        number = Decimal(str(value))
-    except InvalidOperation:
-        raise InvalidInput(f"'{value}' is not a decimal number", field=field) from None
-    if not number.is_finite():
-        raise InvalidInput("must be a finite number", field=field)
-    return number
+    # Plain decimal strings only: no exponents, signs or huge magnitudes to store and hash.
+    if not isinstance(value, str) or not _PLAIN_DECIMAL.match(value):
+        raise InvalidInput("must be a decimal string such as \"33.3\"", field=field)
+    return Decimal(value)
 
 
 def _text(number: Decimal) -> str:

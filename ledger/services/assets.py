@@ -135,6 +135,9 @@ def list_asset(
         shares = _parse_inventors(uow.session, inventors)
         pinned = _pin_policy(uow, actor.party_id, policy)
         body = json.loads(pinned.body)
+        if INVENTOR_CLASS not in body["classes"]:
+            raise InvalidInput("the policy needs an 'inventor' class: the inventors hold it",
+                               field="policy.classes")
         asset = Asset(
             id=new_id("ast"), owner_id=actor.party_id, title=title.strip(), kind=kind,
             jurisdiction=jurisdiction, application_number=application_number,

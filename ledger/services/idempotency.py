@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ledger.errors import Conflict, IdempotencyConflict
 from ledger.models import IdempotencyRecord
 from ledger.unit_of_work import UnitOfWork
+
+ABANDONED_AFTER = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -44,8 +47,16 @@ def claim(uow: UnitOfWork, party_id: str, key: str, request_hash: str) -> Stored
         raise IdempotencyConflict("this Idempotency-Key was used with a different request",
                                   field="Idempotency-Key")
     if record.status_code is None or record.response_body is None:
-        raise Conflict("a request with this Idempotency-Key is in progress",
-                       field="Idempotency-Key")
+        if uow.now - record.created_at < ABANDONED_AFTER:
+            raise Conflict("a request with this Idempotency-Key is in progress",
+                           field="Idempotency-Key")
+        # The first request's process died before it answered: the key is free again.
+        with uow:
+            uow.session.execute(update(IdempotencyRecord).where(
+                IdempotencyRecord.party_id == party_id, IdempotencyRecord.key == key,
+                IdempotencyRecord.created_at == record.created_at).values(created_at=uow.now))
+            uow.commit()
+        return None
     return StoredResponse(record.status_code, record.response_body,
                           record.content_type or "application/json")
 

@@ -18,7 +18,7 @@ from ledger.accounts import (
 )
 from ledger.actor import Actor
 from ledger.currency import format_minor, parse_amount, to_minor
-from ledger.errors import Conflict, InvalidInput, NotFound
+from ledger.errors import Conflict, IdempotencyConflict, InvalidInput, NotFound
 from ledger.ids import new_id
 from ledger.models import JournalEntry, Party, Withdrawal
 from ledger.postings import Posting
@@ -67,19 +67,23 @@ def deposit(
     with uow:
         if uow.session.get(Party, party_id) is None:
             raise NotFound(f"no party '{party_id}'", field="party_id")
-        posted = post_transaction(
-            uow,
-            kind="money.deposit",
-            postings=[
-                Posting(system_account(currency, CLEARING), currency, -minor),
-                Posting(party_account(party_id, currency, AVAILABLE), currency, minor),
-            ],
-            data={"party_id": party_id, "provider": "manual", "reference": reference,
-                  "amount": format_minor(minor, currency), "currency": currency},
-            actor=actor.party_id,
-            client_id=client_id,
-            parties=[party_id],
-        )
+        try:
+            posted = post_transaction(
+                uow,
+                kind="money.deposit",
+                postings=[
+                    Posting(system_account(currency, CLEARING), currency, -minor),
+                    Posting(party_account(party_id, currency, AVAILABLE), currency, minor),
+                ],
+                data={"party_id": party_id, "provider": "manual", "reference": reference,
+                      "amount": format_minor(minor, currency), "currency": currency},
+                actor=actor.party_id,
+                client_id=client_id,
+                parties=[party_id],
+            )
+        except IdempotencyConflict:
+            raise IdempotencyConflict(f"reference '{reference}' was already used for another "
+                                      "deposit", field="reference") from None
         uow.commit()
         return DepositReceipt(posted.transaction_id, party_id, format_minor(minor, currency),
                               currency, reference, posted.journal_seq)

@@ -198,7 +198,7 @@ CASES: dict[str, Case] = {
     "asset/policy-tier-from-huge": asset(policy(tiers(
         {"from": "0", "shares": {"inventor": "60", "university": "40"}},
         {"from": "1E+1000000", "shares": {"inventor": "50", "university": "50"}})),
-        422, "policy"),
+        422, "policy.tiers[1].from"),
     "asset/policy-unknown-class-in-shares": asset(policy(tiers(
         {"from": "0", "shares": {"inventor": "60", "dean": "40"}})),
         422, "policy.tiers[0].shares"),

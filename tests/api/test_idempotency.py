@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
+from ledger.models import IdempotencyRecord
 from tests.api.conftest import World, assert_problem, asset_body, balances, money, tree_size
 
 REPLAYED = "Idempotent-Replayed"
@@ -30,9 +32,6 @@ WRITES: dict[str, Write] = {
     "create party": Write(
         "op", "POST", lambda w: "/v1/parties", lambda w: {"name": "New Co", "kind": "company"},
         lambda w: {"name": "New Co", "kind": "startup"}, 201),
-    "issue key": Write(
-        "investor", "POST", lambda w: f"/v1/parties/{w.investor.party_id}/api-keys",
-        lambda w: None, None, 201),
     "list asset": Write(
         "uni", "POST", lambda w: "/v1/assets",
         lambda w: asset_body([(w.alice.party_id, "1")], "stanford-tiers"),
@@ -188,3 +187,18 @@ def test_reads_ignore_the_key(world: World) -> None:
     assert REPLAYED not in second.headers
     assert first.json[0]["available"] == "1000.00"
     assert second.json[0]["available"] == "1001.00"
+
+
+def test_a_retried_key_issuance_issues_one_key_and_never_stores_the_secret(
+        client: FlaskClient, world: World, app: Any) -> None:
+    headers = {"Idempotency-Key": "issue-once"}
+    url = f"/v1/parties/{world.investor.party_id}/api-keys"
+    first = world.investor.post(url, headers=headers)
+    again = world.investor.post(url, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.json["key"].startswith("ipx_")
+    assert again.json["id"] == first.json["id"] and again.json["key"] is None
+    assert again.headers["Idempotent-Replayed"] == "true"
+    with app.extensions["ipx"].sessions() as session:
+        stored = session.execute(select(IdempotencyRecord.response_body)).scalars().all()
+    assert stored and not any(first.json["key"] in body for body in stored)
