@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from exchange.services import markets, trading
 from ledger.actor import Actor
 from ledger.models import Asset
-from ledger.services import assets, money, parties
+from ledger.services import assets, money, parties, revenue
 from ledger.unit_of_work import UnitOfWork
 
 DEMO_KEYS = "demo-keys.json"
@@ -71,6 +71,9 @@ def load_demo(sessions: sessionmaker[Session], home: Path) -> Path | None:
     markets.configure_market(UnitOfWork(sessions), operator, battery_units,
                              {"fee_bps": 25, "market_model": "call",
                               "auction_interval_s": 3600})
+    # A licensee's first royalty arrives: split by the HKU-2023 policy after cost recovery.
+    revenue.record_revenue(UnitOfWork(sessions), operator, listing.asset.id, "120000.00", "HKD",
+                           "royalty", "KOWLOON-DEVICES-2026-Q3")
     for who, instrument, quantity, price in ((alice, sensor_units, 20_000, "2.50"),
                                              (alice, sensor_units, 20_000, "2.60"),
                                              (bob, battery_units, 50_000, "1.20")):

@@ -242,3 +242,31 @@ class IdempotencyRecord(Base):
     response_body: Mapped[str | None] = mapped_column(Text)
     content_type: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Distribution(Base):
+    """One receipt of an asset's revenue, split by the asset's pinned policy."""
+
+    __tablename__ = "distributions"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    asset_id: Mapped[str] = mapped_column(ForeignKey("assets.id"), index=True)
+    journal_seq: Mapped[int] = mapped_column(ForeignKey("journal_entries.seq"))
+    currency: Mapped[str] = mapped_column(String(3))
+    gross_minor: Mapped[int] = mapped_column(BigInteger)
+    net_minor: Mapped[int] = mapped_column(BigInteger)
+    cost_recovered_minor: Mapped[int] = mapped_column(BigInteger)
+    source: Mapped[str] = mapped_column(String(20))
+    reference: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class DistributionLine(Base):
+    __tablename__ = "distribution_lines"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    distribution_id: Mapped[str] = mapped_column(ForeignKey("distributions.id"), index=True)
+    party_id: Mapped[str] = mapped_column(ForeignKey("parties.id"), index=True)
+    unit_class: Mapped[str] = mapped_column(String(40))  # a class, a fee step, or "residual"
+    units: Mapped[int] = mapped_column(BigInteger)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)

@@ -46,5 +46,9 @@ class UnitOfWork:
         self.session.rollback()
         self.session.close()
 
+    def fresh(self) -> UnitOfWork:
+        """Another unit of work on the same database, for a separate transaction."""
+        return UnitOfWork(self._session_factory, self._clock)
+
     def commit(self) -> None:
         self.session.commit()

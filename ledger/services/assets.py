@@ -292,3 +292,12 @@ def transfer_units(
         )
         uow.commit()
         return entry.seq
+
+
+def asset_titles(uow: UnitOfWork, asset_ids: set[str]) -> dict[str, str]:
+    """Titles of the given assets (public listing data)."""
+    if not asset_ids:
+        return {}
+    with uow:
+        return dict(uow.session.execute(
+            select(Asset.id, Asset.title).where(Asset.id.in_(sorted(asset_ids)))).all())

@@ -1,0 +1,75 @@
+"""Revenue receipts, distributions, statements and the platform fee."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response
+from flask_smorest import Blueprint
+
+from api import auth
+from api.context import caller, identity, uow
+from api.schemas.revenue import (
+    DistributionSchema,
+    PlatformFeeSchema,
+    RevenueCreateSchema,
+    StatementQuerySchema,
+)
+from ledger.services import assets, parties, revenue, statements
+from ledger.statement_formats import to_csv, to_pdf
+
+blp = Blueprint("revenue", __name__, url_prefix="/v1", description="Revenue and statements")
+
+
+@blp.route("/assets/<asset_id>/revenue", methods=["POST"])
+@blp.arguments(RevenueCreateSchema)
+@blp.response(201, DistributionSchema)
+@auth.required
+def receive(body: dict[str, Any], asset_id: str) -> Any:
+    """Record revenue of an asset and split it by its pinned policy (owner or operator)."""
+    money = body["amount"]
+    return revenue.record_revenue(uow(), caller(), asset_id, money["amount"], money["currency"],
+                                  body["source"], body["reference"])
+
+
+@blp.route("/distributions/<distribution_id>", methods=["GET"])
+@blp.response(200, DistributionSchema)
+@auth.required
+def distribution(distribution_id: str) -> Any:
+    """A distribution, for the owner, the operator, or a party with a line in it."""
+    return revenue.read_distribution(uow(), caller(), distribution_id)
+
+
+@blp.route("/settings/platform-fee", methods=["PUT"])
+@blp.arguments(PlatformFeeSchema)
+@blp.response(200, PlatformFeeSchema)
+@auth.required
+def platform_fee(body: dict[str, Any]) -> Any:
+    """The operator sets the platform fee taken from every receipt before the policy."""
+    return {"platform_fee_bps": revenue.set_platform_fee(uow(), caller(),
+                                                         body["platform_fee_bps"])}
+
+
+@blp.route("/statements", methods=["GET"])
+@blp.arguments(StatementQuerySchema, location="query")
+@blp.response(200)
+@auth.required
+def statement(query: dict[str, Any]) -> Any:
+    """The caller's statement: every line with its entry, leaf hash and inclusion proof
+    against one signed checkpoint, plus the public key; `format=csv` or `format=pdf` too.
+    Verify the JSON offline with `ipx verify-statement FILE.json`."""
+    actor = caller()
+    built = statements.build_statement(uow(), identity(), actor, query["from_"], query["to"],
+                                       query["currency"])
+    name = f"statement-{actor.party_id}-{built['from'][:10]}-{built['to'][:10]}"
+    if query["format"] == "csv":
+        return Response(to_csv(built), mimetype="text/csv", headers={
+            "Content-Disposition": f'attachment; filename="{name}.csv"'})
+    if query["format"] == "pdf":
+        party = parties.read_party(uow(), actor, actor.party_id)
+        titles = assets.asset_titles(uow(), {ln["entry"]["data"]["asset_id"]
+                                             for ln in built["lines"]
+                                             if "asset_id" in ln["entry"].get("data", {})})
+        return Response(to_pdf(built, party.name, titles), mimetype="application/pdf", headers={
+            "Content-Disposition": f'attachment; filename="{name}.pdf"'})
+    return built

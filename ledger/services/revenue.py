@@ -1,0 +1,199 @@
+"""Revenue: a receipt of an asset's revenue split by its pinned policy, to the minor unit.
+
+The journal entry records every input of the split (gross, policy body and hash, platform
+fee, unrecovered costs and cumulative net income before it, class totals and units) and every
+line, so that any holder can recompute their own line offline from their statement alone.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, select
+
+from ledger.accounts import AVAILABLE, CLEARING, party_account, post_transaction, system_account
+from ledger.actor import Actor
+from ledger.currency import exponent, format_minor, parse_amount, to_minor
+from ledger.errors import InvalidInput, NotFound, PermissionDenied
+from ledger.ids import new_id
+from ledger.models import (
+    Asset,
+    AssetCost,
+    Distribution,
+    DistributionLine,
+    Holding,
+    Instrument,
+    JournalEntry,
+    Party,
+    Policy,
+    Setting,
+)
+from ledger.postings import Posting
+from ledger.unit_of_work import UnitOfWork
+from ledger.waterfall import Holder, WaterfallInput, run_waterfall
+
+SOURCES = ("licence_fee", "royalty", "milestone", "equity_proceeds", "other")
+PLATFORM_FEE = "platform_fee_bps"
+
+
+@dataclass(frozen=True)
+class DistributionView:
+    distribution: Distribution
+    steps: list[dict[str, Any]]
+    lines: list[DistributionLine]
+
+
+def platform_fee_bps(uow: UnitOfWork) -> int:
+    setting = uow.session.get(Setting, PLATFORM_FEE)
+    return 0 if setting is None else int(setting.value)
+
+
+def set_platform_fee(uow: UnitOfWork, actor: Actor, bps: int) -> int:
+    """The operator sets the platform fee (basis points of every receipt, before the policy)."""
+    actor.require_operator("set the platform fee")
+    if not 0 <= bps <= 10_000:
+        raise InvalidInput("must be between 0 and 10000 basis points", field="platform_fee_bps")
+    with uow:
+        setting = uow.session.get(Setting, PLATFORM_FEE, with_for_update=True)
+        if setting is None:
+            uow.session.add(Setting(name=PLATFORM_FEE, value=str(bps)))
+        else:
+            setting.value = str(bps)
+        uow.journal.append("platform.fee_set", {"platform_fee_bps": bps}, actor=actor.party_id)
+        uow.commit()
+        return bps
+
+
+def _holders(uow: UnitOfWork, asset_id: str) -> tuple[dict[str, list[Holder]], dict[str, str]]:
+    """Each class's holders as of now (units held in open orders count for their owner)."""
+    rows = uow.session.execute(
+        select(Instrument.unit_class, Instrument.id, Holding.party_id, Holding.units)
+        .join(Holding, Holding.instrument_id == Instrument.id)
+        .where(Instrument.asset_id == asset_id, Holding.units > 0)
+        .order_by(Instrument.unit_class, Holding.party_id)
+    ).all()
+    holders: dict[str, list[Holder]] = defaultdict(list)
+    instruments: dict[str, str] = {}
+    for unit_class, instrument_id, party_id, units in rows:
+        holders[unit_class].append(Holder(party_id, units))
+        instruments[unit_class] = instrument_id
+    return dict(holders), instruments
+
+
+def record_revenue(
+    uow: UnitOfWork, actor: Actor, asset_id: str, amount: Decimal | str, currency: str,
+    source: str, reference: str,
+) -> DistributionView:
+    """Receive revenue for an asset and distribute it to every holder, atomically.
+
+    The operator records money received from outside (through the clearing account); the
+    owner pays in from its own available cash what it received elsewhere.
+    """
+    if source not in SOURCES:
+        raise InvalidInput(f"source must be one of {', '.join(SOURCES)}", field="source")
+    with uow:
+        session = uow.session
+        asset = session.get(Asset, asset_id, with_for_update=True)
+        if asset is None:
+            raise NotFound(f"no asset '{asset_id}'", field="id")
+        if not (actor.is_operator or actor.party_id == asset.owner_id):
+            raise PermissionDenied("only the asset's owner or the operator may record revenue")
+        if currency != asset.currency:
+            raise InvalidInput(f"this asset's revenue is in {asset.currency}",
+                               field="amount.currency")
+        value = parse_amount(amount, currency, field="amount.amount")
+        if value <= 0:
+            raise InvalidInput("amount must be greater than zero", field="amount.amount")
+        gross = to_minor(value, currency)
+        policy = session.get_one(Policy, asset.policy_id)
+        body = json.loads(policy.body)
+        costs = session.execute(select(func.coalesce(func.sum(AssetCost.amount_minor), 0))
+                                .where(AssetCost.asset_id == asset_id)).scalar_one()
+        recovered, cumulative = session.execute(
+            select(func.coalesce(func.sum(Distribution.cost_recovered_minor), 0),
+                   func.coalesce(func.sum(Distribution.net_minor), 0))
+            .where(Distribution.asset_id == asset_id)).one()
+        operator_id = actor.party_id if actor.is_operator else session.execute(
+            select(Party.id).where(Party.kind == "operator").order_by(Party.created_at)
+            .limit(1)).scalar_one()
+        holders, _ = _holders(uow, asset_id)
+        fee_bps = platform_fee_bps(uow)
+        result = run_waterfall(WaterfallInput(
+            gross=gross, currency_exponent=exponent(currency), policy=body,
+            platform_fee_bps=fee_bps, unrecovered_costs=int(costs) - int(recovered),
+            cumulative_net_before=int(cumulative), holdings=holders,
+            owner_id=asset.owner_id, operator_id=operator_id,
+        ))
+        payer = (system_account(currency, CLEARING) if actor.is_operator
+                 else party_account(actor.party_id, currency, AVAILABLE))
+        credits: dict[str, int] = defaultdict(int)
+        for step in result.steps:
+            credits[step.party_id] += step.amount
+        for line in result.lines:
+            credits[line.party_id] += line.amount
+        postings = [Posting(payer, currency, -gross)] + [
+            Posting(party_account(p, currency, AVAILABLE), currency, a)
+            for p, a in sorted(credits.items()) if a]
+        distribution = Distribution(
+            id=new_id("dst"), asset_id=asset_id, journal_seq=0, currency=currency,
+            gross_minor=gross, net_minor=result.net,
+            cost_recovered_minor=sum(s.amount for s in result.steps
+                                     if s.kind == "cost_recovery"),
+            source=source, reference=reference, created_at=uow.now,
+        )
+
+        def fmt(minor: int) -> str:
+            return format_minor(minor, currency)
+
+        steps = [{"kind": s.kind, "amount": fmt(s.amount), "party_id": s.party_id}
+                 for s in result.steps]
+        data = {
+            "distribution_id": distribution.id, "asset_id": asset_id,
+            "owner_id": asset.owner_id, "operator_id": operator_id,
+            "gross": fmt(gross), "currency": currency, "currency_exponent": exponent(currency),
+            "source": source, "reference": reference,
+            "policy": {"id": policy.id, "hash": policy.hash, "body": body},
+            "platform_fee_bps": fee_bps,
+            "unrecovered_costs_before": fmt(int(costs) - int(recovered)),
+            "cumulative_net_before": fmt(int(cumulative)),
+            "steps": steps, "net": fmt(result.net),
+            "class_totals": {c: fmt(a) for c, a in result.class_totals.items()},
+            "class_units": dict(result.class_units),
+            "lines": [{"party_id": ln.party_id, "class": ln.unit_class, "units": ln.units,
+                       "amount": fmt(ln.amount)} for ln in result.lines],
+        }
+        posted = post_transaction(uow, kind="revenue.distributed", postings=postings, data=data,
+                                  actor=actor.party_id, parties=[asset.owner_id])
+        distribution.journal_seq = posted.journal_seq
+        session.add(distribution)
+        session.flush()
+        lines = [DistributionLine(distribution_id=distribution.id, party_id=ln.party_id,
+                                  unit_class=ln.unit_class, units=ln.units,
+                                  amount_minor=ln.amount) for ln in result.lines]
+        session.add_all(lines)
+        uow.commit()
+        return DistributionView(distribution, steps, lines)
+
+
+def read_distribution(uow: UnitOfWork, actor: Actor, distribution_id: str) -> DistributionView:
+    """For the asset's owner, the operator, and any party with a line in it."""
+    with uow:
+        session = uow.session
+        distribution = session.get(Distribution, distribution_id)
+        allowed = distribution is not None and (
+            actor.is_operator
+            or session.get_one(Asset, distribution.asset_id).owner_id == actor.party_id
+            or session.execute(select(DistributionLine.id).where(
+                DistributionLine.distribution_id == distribution_id,
+                DistributionLine.party_id == actor.party_id).limit(1)).first() is not None)
+        if distribution is None or not allowed:
+            raise NotFound(f"no distribution '{distribution_id}'", field="id")
+        lines = list(session.execute(
+            select(DistributionLine).where(DistributionLine.distribution_id == distribution_id)
+            .order_by(DistributionLine.id)).scalars())
+        entry = json.loads(session.get_one(JournalEntry, distribution.journal_seq).body)
+        return DistributionView(distribution, entry["data"]["steps"], lines)
