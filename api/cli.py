@@ -17,6 +17,7 @@ from api.demo import load_demo
 from exchange.replay import compare_orders
 from exchange.services.auctions import run_due_auctions
 from exchange.services.trading import expire_due_orders
+from ledger import statement_verifier
 from ledger.audit import verify_journal
 from ledger.db import make_engine, make_session_factory
 from ledger.models import JournalHead
@@ -160,6 +161,16 @@ def replay(check: bool) -> None:
         click.echo(f"{len(differences)} differences between the journal and the tables", err=True)
         sys.exit(1)
     click.echo("replay matches the tables: balances, holdings, orders and trades agree")
+
+
+@main.command("verify-statement")
+@click.argument("statement_file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--public-key", "public_key", type=click.Path(exists=True, dir_okay=False),
+              help="the journal's public key (PEM), obtained independently of the statement")
+def verify_statement_command(statement_file: str, public_key: str | None) -> None:
+    """Check a statement offline: signature, every proof, balances and every distribution."""
+    argv = [statement_file] + (["--public-key", public_key] if public_key else [])
+    sys.exit(statement_verifier.main(argv))
 
 
 def _sessions() -> sessionmaker[Session]:

@@ -19,6 +19,8 @@ from ledger.errors import InvalidInput
 
 DEFAULT_UNITS_PER_CLASS = 1_000_000
 STEP_KINDS = ("admin_fee", "cost_recovery")
+# Names a distribution already gives to its non-class lines.
+RESERVED_CLASSES = frozenset({"residual", "platform_fee", *STEP_KINDS})
 _CLASS_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _POLICY_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
 HUNDRED = Decimal(100)
@@ -103,6 +105,9 @@ def normalise_policy(raw: Mapping[str, Any], *, field: str = "policy") -> dict[s
                                field=f"{field}.classes[{i}]")
     if len(set(classes)) != len(classes):
         raise InvalidInput("class names must be unique", field=f"{field}.classes")
+    if RESERVED_CLASSES & set(classes):
+        raise InvalidInput(f"{', '.join(sorted(RESERVED_CLASSES))} name distribution lines, "
+                           "not classes", field=f"{field}.classes")
 
     steps_out: list[dict[str, Any]] = []
     steps = raw.get("steps", [])
