@@ -68,12 +68,15 @@ def set_platform_fee(uow: UnitOfWork, actor: Actor, bps: int) -> int:
         return bps
 
 
-def _holders(uow: UnitOfWork, asset_id: str) -> tuple[dict[str, list[Holder]], dict[str, str]]:
-    """Each class's holders as of now (units held in open orders count for their owner)."""
+def _holders(uow: UnitOfWork, asset_id: str,
+             classes: list[str]) -> tuple[dict[str, list[Holder]], dict[str, str]]:
+    """Each revenue class's holders as of now (units held in open orders count for their
+    owner). Other instruments of the asset, such as licence units, are not revenue stakes."""
     rows = uow.session.execute(
         select(Instrument.unit_class, Instrument.id, Holding.party_id, Holding.units)
         .join(Holding, Holding.instrument_id == Instrument.id)
-        .where(Instrument.asset_id == asset_id, Holding.units > 0)
+        .where(Instrument.asset_id == asset_id, Holding.units > 0,
+               Instrument.unit_class.in_(classes))
         .order_by(Instrument.unit_class, Holding.party_id)
     ).all()
     holders: dict[str, list[Holder]] = defaultdict(list)
@@ -120,7 +123,7 @@ def record_revenue(
         operator_id = actor.party_id if actor.is_operator else session.execute(
             select(Party.id).where(Party.kind == "operator").order_by(Party.created_at)
             .limit(1)).scalar_one()
-        holders, _ = _holders(uow, asset_id)
+        holders, _ = _holders(uow, asset_id, body["classes"])
         fee_bps = platform_fee_bps(uow)
         result = run_waterfall(WaterfallInput(
             gross=gross, currency_exponent=exponent(currency), policy=body,
