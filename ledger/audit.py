@@ -12,14 +12,22 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import rfc8785
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from ledger.canonical import leaf_hash
-from ledger.checkpoint import CheckpointError, open_checkpoint
+from ledger.checkpoint import (
+    CheckpointError,
+    checkpoint_text,
+    key_id,
+    open_checkpoint,
+    public_key_raw,
+)
 from ledger.journal import GENESIS_CHAIN, chain_next
 from ledger.merkle import MerkleFrontier
 from ledger.models import Checkpoint, JournalEntry, JournalHead, MerkleNode
@@ -39,10 +47,10 @@ class VerifyReport:
         return self.first_bad_seq is None and self.reason is None
 
 
-def _is_canonical(text: str) -> bool:
+def _is_canonical(text: str, value: Any) -> bool:
+    """Whether `text`, which parses to `value`, is the RFC 8785 encoding of `value`."""
     # Bodies hold no floats, so sorted-key compact JSON equals RFC 8785 except where
     # UTF-16 and code-point key order differ; fall back to the real JCS when they disagree.
-    value = json.loads(text)
     if json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False) == text:
         return True
     return bool(rfc8785.dumps(value).decode() == text)
@@ -60,15 +68,16 @@ def _stored_nodes(
     ]
     if not clauses:
         return {}
-    rows = session.execute(select(MerkleNode.level, MerkleNode.idx, MerkleNode.hash)
-                           .where(or_(*clauses)))
+    # On the connection: plain rows, without the ORM's per-row result processing.
+    rows = session.connection().execute(select(MerkleNode.level, MerkleNode.idx, MerkleNode.hash)
+                                        .where(or_(*clauses)))
     return {(lv, ix): h for lv, ix, h in rows}
 
 
 def _entries(session: Session) -> Iterator[tuple[int, str, bytes, bytes]]:
     last = 0
     while True:
-        rows = session.execute(
+        rows = session.connection().execute(
             select(JournalEntry.seq, JournalEntry.body, JournalEntry.leaf_hash,
                    JournalEntry.chain_hash)
             .where(JournalEntry.seq > last).order_by(JournalEntry.seq).limit(BATCH)
@@ -77,6 +86,27 @@ def _entries(session: Session) -> Iterator[tuple[int, str, bytes, bytes]]:
             return
         yield from rows  # type: ignore[misc]
         last = rows[-1][0]
+
+
+def _checkpoint_problem(
+    row: Any, public_key: Ed25519PublicKey, origin: str, root: bytes
+) -> str | None:
+    """What is wrong with a stored checkpoint of the tree whose root is `root`, if anything."""
+    size, stored_root, note, cp_origin, stored_key_id, signature = row
+    try:
+        _, signed_size, signed_root = open_checkpoint(note, public_key, origin)
+    except CheckpointError as error:
+        return f"checkpoint at size {size}: {error}"
+    if cp_origin != origin or signed_size != size or not (signed_root == stored_root == root):
+        return f"checkpoint at size {size} does not match the journal"
+    # The API serves the key id and signature columns, not the note: they must verify too.
+    try:
+        public_key.verify(signature, checkpoint_text(origin, size, stored_root).encode())
+    except InvalidSignature:
+        return f"checkpoint at size {size}: its stored signature does not verify"
+    if stored_key_id != key_id(origin, public_key_raw(public_key)):
+        return f"checkpoint at size {size}: its stored key id is not the signing key's"
+    return None
 
 
 def verify_journal(
@@ -88,12 +118,20 @@ def verify_journal(
     """Recompute everything; the report names the first bad sequence number, if any."""
     total = session.execute(select(JournalHead.size).where(JournalHead.id == 1)).scalar_one()
     checkpoints = iter(session.execute(
-        select(Checkpoint.tree_size, Checkpoint.root_hash, Checkpoint.note, Checkpoint.origin)
+        select(Checkpoint.tree_size, Checkpoint.root_hash, Checkpoint.note, Checkpoint.origin,
+               Checkpoint.key_id, Checkpoint.signature)
         .order_by(Checkpoint.tree_size)).all())
     pending = next(checkpoints, None)
     frontier = MerkleFrontier()
     chain = GENESIS_CHAIN
     seen_checkpoints = 0
+    if pending is not None and pending[0] == 0:
+        # A checkpoint of the empty journal (signed before the first entry): seq 0 stands for it.
+        problem = _checkpoint_problem(pending, public_key, origin, frontier.root())
+        if problem is not None:
+            return VerifyReport(0, 0, 0, problem)
+        seen_checkpoints += 1
+        pending = next(checkpoints, None)
     expected = 1
     nodes: dict[tuple[int, int], bytes] = {}
     for seq, body, stored_leaf, stored_chain in _entries(session):
@@ -103,7 +141,8 @@ def verify_journal(
         if (seq - 1) % BATCH == 0:
             nodes = _stored_nodes(session, seq - 1, seq - 1 + BATCH, max(total, 1).bit_length())
         try:
-            if json.loads(body).get("seq") != seq or not _is_canonical(body):
+            value = json.loads(body)  # once per entry: parsing is verify's hottest step
+            if value.get("seq") != seq or not _is_canonical(body, value):
                 return VerifyReport(seq - 1, seen_checkpoints, seq,
                                     "body is not canonical or names another sequence number")
         except (ValueError, AttributeError):
@@ -119,16 +158,9 @@ def verify_journal(
                 return VerifyReport(seq - 1, seen_checkpoints, seq,
                                     f"stored Merkle node ({level}, {idx}) is wrong or missing")
         while pending is not None and pending[0] == seq:
-            size, root, note, cp_origin = pending
-            try:
-                _, signed_size, signed_root = open_checkpoint(note, public_key, origin)
-            except CheckpointError as error:
-                return VerifyReport(seq, seen_checkpoints, seq,
-                                    f"checkpoint at size {size}: {error}")
-            if cp_origin != origin or signed_size != size or not (
-                    signed_root == root == frontier.root()):
-                return VerifyReport(seq, seen_checkpoints, seq,
-                                    f"checkpoint at size {size} does not match the journal")
+            problem = _checkpoint_problem(pending, public_key, origin, frontier.root())
+            if problem is not None:
+                return VerifyReport(seq, seen_checkpoints, seq, problem)
             seen_checkpoints += 1
             pending = next(checkpoints, None)
         progress(seq)

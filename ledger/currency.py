@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from decimal import (
+    Context,
+    Decimal,
+    DecimalException,
+    DivisionByZero,
+    Inexact,
+    InvalidOperation,
+    Overflow,
+    Rounded,
+    Subnormal,
+    Underflow,
+)
 
 from ledger.errors import InvalidInput
 
@@ -28,6 +39,22 @@ _EXPONENTS: dict[str, int] = {
 
 CURRENCIES: frozenset[str] = frozenset(_EXPONENTS)
 
+# Scaling to minor units must be exact: the default context rounds to 28 digits (so that
+# '1.0000000000000000000000000001' HKD became 100 minor units), and overflows on huge
+# exponents. In this one, anything that would round, overflow or underflow raises instead.
+_EXACT = Context(prec=100, Emax=100, Emin=-100,
+                 traps=[InvalidOperation, DivisionByZero, Inexact, Rounded, Overflow, Underflow,
+                        Subnormal])
+
+
+def _scaled(amount: Decimal, places: int) -> Decimal | None:
+    """`amount` in minor units, exactly, if it is a whole number of them; else None."""
+    try:
+        scaled = amount.scaleb(places, context=_EXACT)
+    except DecimalException:
+        return None
+    return scaled if scaled == scaled.to_integral_value() else None
+
 
 def exponent(currency: str) -> int:
     """Number of decimal places of `currency`'s minor unit; raises InvalidInput if unknown."""
@@ -46,10 +73,10 @@ def parse_amount(text: str | Decimal, currency: str, *, field: str = "amount") -
     if not value.is_finite():
         raise InvalidInput("amount must be a finite decimal number", field=field)
     places = exponent(currency)
-    scaled = value.scaleb(places)
-    if scaled != scaled.to_integral_value():
+    if _scaled(value, places) is None:
         raise InvalidInput(
-            f"{currency} has {places} decimal places; '{text}' has more", field=field
+            f"{currency} has {places} decimal places; '{text}' has more, or is out of range",
+            field=field,
         )
     return value
 
@@ -57,8 +84,8 @@ def parse_amount(text: str | Decimal, currency: str, *, field: str = "amount") -
 def to_minor(amount: Decimal, currency: str) -> int:
     """Exact conversion of a decimal amount to integer minor units (no rounding, ever)."""
     places = exponent(currency)
-    scaled = amount.scaleb(places)
-    if scaled != scaled.to_integral_value():
+    scaled = _scaled(amount, places)
+    if scaled is None:
         raise InvalidInput(f"{amount} has more than {places} decimal places for {currency}")
     return int(scaled)
 

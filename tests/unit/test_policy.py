@@ -71,7 +71,7 @@ def test_presets_validate_and_hash_stably(name: str) -> None:
 
 
 def test_preset_content_matches_the_published_table() -> None:
-    expected = {
+    expected: dict[str, Any] = {
         "name": "stanford-tiers",
         "steps": [{"kind": "admin_fee", "percent": "15"}, {"kind": "cost_recovery"}],
         "classes": ["inventor", "department", "school", "university"],
