@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, Response, json
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from ledger.errors import (
@@ -101,6 +102,13 @@ def http_problem(error: HTTPException) -> Response:
 def register(app: Flask) -> None:
     app.register_error_handler(DomainError, domain_problem)
     app.register_error_handler(HTTPException, http_problem)
+
+    @app.errorhandler(IntegrityError)
+    def _concurrent(error: IntegrityError) -> Response:
+        # A uniqueness race lost to a concurrent request: nothing of this one was committed.
+        app.logger.warning("integrity error: %s", error.orig)
+        return problem(409, "concurrent-conflict", "Conflict",
+                       "a concurrent request changed the same data; nothing was changed, retry")
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from decimal import (
     Context,
     Decimal,
@@ -56,6 +57,9 @@ def _scaled(amount: Decimal, places: int) -> Decimal | None:
     return scaled if scaled == scaled.to_integral_value() else None
 
 
+_PLAIN = re.compile(r"^-?[0-9]{1,30}(\.[0-9]{1,30})?$")
+
+
 def exponent(currency: str) -> int:
     """Number of decimal places of `currency`'s minor unit; raises InvalidInput if unknown."""
     try:
@@ -65,9 +69,14 @@ def exponent(currency: str) -> int:
 
 
 def parse_amount(text: str | Decimal, currency: str, *, field: str = "amount") -> Decimal:
-    """Parse a decimal amount, refusing non-numbers, NaN, infinities and excess precision."""
+    """Parse a decimal amount, refusing non-numbers, NaN, infinities and excess precision.
+
+    Text must be a plain ASCII decimal ("-12.50"): no exponents, separators or other digits.
+    """
+    if not isinstance(text, Decimal) and not _PLAIN.match(str(text)):
+        raise InvalidInput(f"'{text}' is not a plain decimal number such as 12.50", field=field)
     try:
-        value = text if isinstance(text, Decimal) else Decimal(str(text).strip())
+        value = text if isinstance(text, Decimal) else Decimal(str(text))
     except InvalidOperation:
         raise InvalidInput(f"'{text}' is not a decimal number", field=field) from None
     if not value.is_finite():
