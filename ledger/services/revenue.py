@@ -99,8 +99,7 @@ def record_revenue(
     if source not in SOURCES:
         raise InvalidInput(f"source must be one of {', '.join(SOURCES)}", field="source")
     with uow:
-        session = uow.session
-        asset = session.get(Asset, asset_id, with_for_update=True)
+        asset = uow.session.get(Asset, asset_id)
         if asset is None:
             raise NotFound(f"no asset '{asset_id}'", field="id")
         if not (actor.is_operator or actor.party_id == asset.owner_id):
@@ -111,75 +110,87 @@ def record_revenue(
         value = parse_amount(amount, currency, field="amount.amount")
         if value <= 0:
             raise InvalidInput("amount must be greater than zero", field="amount.amount")
-        gross = to_minor(value, currency)
-        policy = session.get_one(Policy, asset.policy_id)
-        body = json.loads(policy.body)
-        costs = session.execute(select(func.coalesce(func.sum(AssetCost.amount_minor), 0))
-                                .where(AssetCost.asset_id == asset_id)).scalar_one()
-        recovered, cumulative = session.execute(
-            select(func.coalesce(func.sum(Distribution.cost_recovered_minor), 0),
-                   func.coalesce(func.sum(Distribution.net_minor), 0))
-            .where(Distribution.asset_id == asset_id)).one()
-        operator_id = actor.party_id if actor.is_operator else session.execute(
-            select(Party.id).where(Party.kind == "operator").order_by(Party.created_at)
-            .limit(1)).scalar_one()
-        holders, _ = _holders(uow, asset_id, body["classes"])
-        fee_bps = platform_fee_bps(uow)
-        result = run_waterfall(WaterfallInput(
-            gross=gross, currency_exponent=exponent(currency), policy=body,
-            platform_fee_bps=fee_bps, unrecovered_costs=int(costs) - int(recovered),
-            cumulative_net_before=int(cumulative), holdings=holders,
-            owner_id=asset.owner_id, operator_id=operator_id,
-        ))
         payer = (system_account(currency, CLEARING) if actor.is_operator
                  else party_account(actor.party_id, currency, AVAILABLE))
-        credits: dict[str, int] = defaultdict(int)
-        for step in result.steps:
-            credits[step.party_id] += step.amount
-        for line in result.lines:
-            credits[line.party_id] += line.amount
-        postings = [Posting(payer, currency, -gross)] + [
-            Posting(party_account(p, currency, AVAILABLE), currency, a)
-            for p, a in sorted(credits.items()) if a]
-        distribution = Distribution(
-            id=new_id("dst"), asset_id=asset_id, journal_seq=0, currency=currency,
-            gross_minor=gross, net_minor=result.net,
-            cost_recovered_minor=sum(s.amount for s in result.steps
-                                     if s.kind == "cost_recovery"),
-            source=source, reference=reference, created_at=uow.now,
-        )
-
-        def fmt(minor: int) -> str:
-            return format_minor(minor, currency)
-
-        steps = [{"kind": s.kind, "amount": fmt(s.amount), "party_id": s.party_id}
-                 for s in result.steps]
-        data = {
-            "distribution_id": distribution.id, "asset_id": asset_id,
-            "owner_id": asset.owner_id, "operator_id": operator_id,
-            "gross": fmt(gross), "currency": currency, "currency_exponent": exponent(currency),
-            "source": source, "reference": reference,
-            "policy": {"id": policy.id, "hash": policy.hash, "body": body},
-            "platform_fee_bps": fee_bps,
-            "unrecovered_costs_before": fmt(int(costs) - int(recovered)),
-            "cumulative_net_before": fmt(int(cumulative)),
-            "steps": steps, "net": fmt(result.net),
-            "class_totals": {c: fmt(a) for c, a in result.class_totals.items()},
-            "class_units": dict(result.class_units),
-            "lines": [{"party_id": ln.party_id, "class": ln.unit_class, "units": ln.units,
-                       "amount": fmt(ln.amount)} for ln in result.lines],
-        }
-        posted = post_transaction(uow, kind="revenue.distributed", postings=postings, data=data,
-                                  actor=actor.party_id, parties=[asset.owner_id])
-        distribution.journal_seq = posted.journal_seq
-        session.add(distribution)
-        session.flush()
-        lines = [DistributionLine(distribution_id=distribution.id, party_id=ln.party_id,
-                                  unit_class=ln.unit_class, units=ln.units,
-                                  amount_minor=ln.amount) for ln in result.lines]
-        session.add_all(lines)
+        view = distribute(uow, actor.party_id, asset_id, to_minor(value, currency), source,
+                          reference, payer)
         uow.commit()
-        return DistributionView(distribution, steps, lines)
+        return view
+
+
+def distribute(
+    uow: UnitOfWork, actor_id: str, asset_id: str, gross: int, source: str, reference: str,
+    payer_account: str,
+) -> DistributionView:
+    """Split `gross` minor units of an asset's revenue, paid from `payer_account`, inside the
+    caller's transaction (used by revenue receipts and by paid licence invoices)."""
+    session = uow.session
+    asset = session.get_one(Asset, asset_id, with_for_update=True)  # one split at a time
+    currency = asset.currency
+    policy = session.get_one(Policy, asset.policy_id)
+    body = json.loads(policy.body)
+    costs = session.execute(select(func.coalesce(func.sum(AssetCost.amount_minor), 0))
+                            .where(AssetCost.asset_id == asset_id)).scalar_one()
+    recovered, cumulative = session.execute(
+        select(func.coalesce(func.sum(Distribution.cost_recovered_minor), 0),
+               func.coalesce(func.sum(Distribution.net_minor), 0))
+        .where(Distribution.asset_id == asset_id)).one()
+    operator_id = session.execute(
+        select(Party.id).where(Party.kind == "operator").order_by(Party.created_at)
+        .limit(1)).scalar_one()
+    holders, _ = _holders(uow, asset_id, body["classes"])
+    fee_bps = platform_fee_bps(uow)
+    result = run_waterfall(WaterfallInput(
+        gross=gross, currency_exponent=exponent(currency), policy=body,
+        platform_fee_bps=fee_bps, unrecovered_costs=int(costs) - int(recovered),
+        cumulative_net_before=int(cumulative), holdings=holders,
+        owner_id=asset.owner_id, operator_id=operator_id,
+    ))
+    credits: dict[str, int] = defaultdict(int)
+    for step in result.steps:
+        credits[step.party_id] += step.amount
+    for line in result.lines:
+        credits[line.party_id] += line.amount
+    postings = [Posting(payer_account, currency, -gross)] + [
+        Posting(party_account(p, currency, AVAILABLE), currency, a)
+        for p, a in sorted(credits.items()) if a]
+    distribution = Distribution(
+        id=new_id("dst"), asset_id=asset_id, journal_seq=0, currency=currency,
+        gross_minor=gross, net_minor=result.net,
+        cost_recovered_minor=sum(s.amount for s in result.steps if s.kind == "cost_recovery"),
+        source=source, reference=reference, created_at=uow.now,
+    )
+
+    def fmt(minor: int) -> str:
+        return format_minor(minor, currency)
+
+    steps = [{"kind": s.kind, "amount": fmt(s.amount), "party_id": s.party_id}
+             for s in result.steps]
+    data = {
+        "distribution_id": distribution.id, "asset_id": asset_id,
+        "owner_id": asset.owner_id, "operator_id": operator_id,
+        "gross": fmt(gross), "currency": currency, "currency_exponent": exponent(currency),
+        "source": source, "reference": reference,
+        "policy": {"id": policy.id, "hash": policy.hash, "body": body},
+        "platform_fee_bps": fee_bps,
+        "unrecovered_costs_before": fmt(int(costs) - int(recovered)),
+        "cumulative_net_before": fmt(int(cumulative)),
+        "steps": steps, "net": fmt(result.net),
+        "class_totals": {c: fmt(a) for c, a in result.class_totals.items()},
+        "class_units": dict(result.class_units),
+        "lines": [{"party_id": ln.party_id, "class": ln.unit_class, "units": ln.units,
+                   "amount": fmt(ln.amount)} for ln in result.lines],
+    }
+    posted = post_transaction(uow, kind="revenue.distributed", postings=postings, data=data,
+                              actor=actor_id, parties=[asset.owner_id])
+    distribution.journal_seq = posted.journal_seq
+    session.add(distribution)
+    session.flush()
+    lines = [DistributionLine(distribution_id=distribution.id, party_id=ln.party_id,
+                              unit_class=ln.unit_class, units=ln.units, amount_minor=ln.amount)
+             for ln in result.lines]
+    session.add_all(lines)
+    return DistributionView(distribution, steps, lines)
 
 
 def read_distribution(uow: UnitOfWork, actor: Actor, distribution_id: str) -> DistributionView:
