@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
-import exchange.models  # noqa: F401  (registers the tables on the metadata)
+import contracts.models  # noqa: F401  (registers the tables on the metadata)
+import exchange.models  # noqa: F401
 import ledger.models  # noqa: F401
 from ledger.db import Base, is_sqlite, make_engine
 

@@ -1,0 +1,1 @@
+"""Services of agreements: each public function owns one transaction."""
