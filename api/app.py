@@ -12,7 +12,17 @@ from flask_smorest import Api
 from api import auth, idempotency, problems, rate_limits
 from api.config import Settings
 from api.context import Runtime
-from api.routes import assets, health, instruments, ledger, money, orders, parties, revenue
+from api.routes import (
+    assets,
+    health,
+    instruments,
+    ledger,
+    licences,
+    money,
+    orders,
+    parties,
+    revenue,
+)
 from api.schemas.common import ProblemSchema
 from ledger.db import make_engine, make_session_factory
 from ledger.services.transparency import LogIdentity
@@ -70,7 +80,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["ipx_auth_failures"] = rate_limits.register(app, settings)
     idempotency.register(app)
     api = ProblemApi(app)
-    for module in (health, parties, assets, money, revenue, instruments, orders, ledger):
+    for module in (health, parties, assets, money, revenue, licences, instruments, orders,
+                   ledger):
         api.register_blueprint(module.blp)
 
     @app.get("/swagger-ui/<path:filename>")

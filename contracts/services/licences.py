@@ -268,7 +268,8 @@ class ReportOutcome:
 
 def report_royalties(uow: UnitOfWork, actor: Actor, grant_id: str, start: date, end: date,
                      net_sales: int, third_party_royalties: int = 0,
-                     by_territory: list[dict[str, Any]] | None = None) -> ReportOutcome:
+                     by_territory: list[dict[str, Any]] | None = None,
+                     currency: str | None = None) -> ReportOutcome:
     """The licensee reports net sales for one period; the royalty due becomes an invoice, and
     a report that ends a licence year also settles any shortfall to the minimum royalty."""
     with uow:
@@ -278,6 +279,9 @@ def report_royalties(uow: UnitOfWork, actor: Actor, grant_id: str, start: date, 
         if grant.status != "active":
             raise Conflict(f"the licence is {grant.status}", field="id")
         terms = _terms_of(grant.terms)
+        if currency is not None and currency != terms.currency:
+            raise InvalidInput(f"this licence is in {terms.currency}",
+                               field="net_sales.currency")
         reported = [(r.period_start, r.period_end) for r in uow.session.execute(
             select(RoyaltyReport).where(RoyaltyReport.grant_id == grant.id)).scalars()]
         check_report_period(terms, start, end, reported=reported)
