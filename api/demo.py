@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from contracts.services import licences
 from exchange.services import markets, trading
 from ledger.actor import Actor
 from ledger.models import Asset
@@ -16,6 +19,45 @@ from ledger.services import assets, money, parties, revenue
 from ledger.unit_of_work import UnitOfWork
 
 DEMO_KEYS = "demo-keys.json"
+
+
+def _licence_terms(university: Actor, asset_id: str, **kw: Any) -> dict[str, Any]:
+    return {"schema": "ipx.licence-terms/1", "grantor": university.party_id,
+            "assets": [asset_id], "start": "2026-01-01", "end": "2031-01-01",
+            "currency": "HKD", "report_frequency": "quarterly",
+            "royalty": {"tiers": [{"from": "0", "rate": "4"}, {"from": "5000000", "rate": "2.5"}],
+                        "minimum_annual": "40000"},
+            "audit": {"allowed": True, "notice_days": 30}, **kw}
+
+
+def _license(sessions: sessionmaker[Session], operator: Actor, university: Actor,
+             kowloon: Actor, shenzhen: Actor, asset_id: str) -> None:
+    """Kowloon Devices takes an exclusive licence for industrial IoT in Hong Kong and reports
+    a quarter's sales; Shenzhen Wearables a non-exclusive one for wearables in mainland China
+    (an exclusive overlapping Kowloon's would be refused: see scripts/demo-licensing.sh)."""
+    for company, deposit in ((kowloon, "800000.00"), (shenzhen, "200000.00")):
+        money.deposit(UnitOfWork(sessions), operator, company.party_id, deposit, "HKD",
+                      f"DEMO-{company.party_id}", client_id=f"deposit:DEMO-{company.party_id}")
+    grants = {}
+    for company, exclusivity, code, label, territory in (
+            (kowloon, "exclusive", "industrial_iot", "Industrial IoT sensing", "HK"),
+            (shenzhen, "non_exclusive", "consumer_wearables", "Consumer wearables", "CN")):
+        offer = licences.publish_offer(UnitOfWork(sessions), university, _licence_terms(
+            university, asset_id, licensee=company.party_id, exclusivity=exclusivity,
+            field_of_use=[{"code": code, "label": label}], territory=[territory],
+            upfront_fee="30000.00"), negotiable=False)
+        accepted = licences.accept_offer(UnitOfWork(sessions), company, offer.id,
+                                         offer.terms_hash)
+        assert accepted.grant is not None
+        grants[company.party_id] = accepted.grant
+    for invoice in licences.list_invoices(UnitOfWork(sessions), kowloon):
+        licences.pay_invoice(UnitOfWork(sessions), kowloon, invoice.id)
+    outcome = licences.report_royalties(
+        UnitOfWork(sessions), kowloon, grants[kowloon.party_id].id, date(2026, 1, 1),
+        date(2026, 4, 1), 150_000_000, by_territory=[
+            {"territory": "HK", "product": "sensor node", "net_sales": "1500000.00"}])
+    for invoice in outcome.invoices:
+        licences.pay_invoice(UnitOfWork(sessions), kowloon, invoice.id)
 
 
 def _inventor_instrument(listing: assets.AssetListing) -> str:
@@ -43,7 +85,8 @@ def load_demo(sessions: sessionmaker[Session], home: Path) -> Path | None:
     alice = party("inventor_alice", "Dr Alice Chan", "inventor")
     bob = party("inventor_bob", "Dr Bob Lee", "inventor")
     fund = party("investor", "Pearl River IP Ventures", "investor")
-    party("company", "Kowloon Devices Ltd", "company")
+    kowloon = party("company", "Kowloon Devices Ltd", "company")
+    shenzhen = party("company_2", "Shenzhen Wearables Co", "company")
     listing = assets.list_asset(
         UnitOfWork(sessions), university,
         title="Low-power wide-area sensor mesh with adaptive duty cycling",
@@ -74,6 +117,7 @@ def load_demo(sessions: sessionmaker[Session], home: Path) -> Path | None:
     # A licensee's first royalty arrives: split by the HKU-2023 policy after cost recovery.
     revenue.record_revenue(UnitOfWork(sessions), operator, listing.asset.id, "120000.00", "HKD",
                            "royalty", "KOWLOON-DEVICES-2026-Q3")
+    _license(sessions, operator, university, kowloon, shenzhen, listing.asset.id)
     for who, instrument, quantity, price in ((alice, sensor_units, 20_000, "2.50"),
                                              (alice, sensor_units, 20_000, "2.60"),
                                              (bob, battery_units, 50_000, "1.20")):
