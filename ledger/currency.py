@@ -108,3 +108,19 @@ def from_minor(minor: int, currency: str) -> Decimal:
 def format_minor(minor: int, currency: str) -> str:
     """Minor units as the decimal string used in JSON, e.g. 12345 HKD -> '123.45'."""
     return str(from_minor(minor, currency))
+
+
+# Minor-unit amounts are exact integers in journal bodies: keep them I-JSON safe (RFC 7493).
+MAX_MINOR = 2**53 - 1
+
+
+def positive_minor(amount: str | Decimal, currency: str, *,
+                   field: str = "amount.amount") -> int:
+    """A positive amount of money, as minor units small enough for any journal body."""
+    value = parse_amount(amount, currency, field=field)
+    if value <= 0:
+        raise InvalidInput("amount must be greater than zero", field=field)
+    minor = to_minor(value, currency)
+    if minor > MAX_MINOR:
+        raise InvalidInput("amount is too large", field=field)
+    return minor

@@ -4,8 +4,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate
 
-from api.schemas.common import DecimalString, MoneySchema, StrictSchema, currency_field
-from ledger.currency import format_minor
+from api.schemas.common import DecimalString, MoneySchema, StrictSchema, currency_field, money_json
 from ledger.policy import PRESETS
 from ledger.services.assets import ASSET_KINDS
 
@@ -90,5 +89,4 @@ class CostSchema(StrictSchema):
     created_at = fields.DateTime(format="iso")
 
     def _amount(self, cost: Any) -> dict[str, str]:
-        return {"amount": format_minor(cost.amount_minor, cost.currency),
-                "currency": cost.currency}
+        return money_json(cost.amount_minor, cost.currency)

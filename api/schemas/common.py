@@ -9,7 +9,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import ValidationError, fields, validate
 
-from ledger.currency import CURRENCIES
+from ledger.currency import CURRENCIES, format_minor
 
 
 class StrictSchema(ma.Schema):
@@ -53,6 +53,11 @@ def currency_field(**kwargs: Any) -> fields.String:
 
     return fields.String(validate=[validate.Length(equal=3), _known],
                          metadata={"description": "ISO 4217 code", "example": "HKD"}, **kwargs)
+
+
+def money_json(minor: int, currency: str) -> dict[str, str]:
+    """Money as the contract writes it: a decimal string beside its currency."""
+    return {"amount": format_minor(minor, currency), "currency": currency}
 
 
 class MoneySchema(StrictSchema):

@@ -5,8 +5,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from api.schemas.common import MoneySchema, StrictSchema
-from ledger.currency import format_minor
+from api.schemas.common import MoneySchema, StrictSchema, money_json
 
 
 class OfferCreateSchema(StrictSchema):
@@ -75,8 +74,7 @@ class InvoiceSchema(StrictSchema):
     created_at = fields.DateTime(format="iso")
 
     def _amount(self, invoice: Any) -> dict[str, str]:
-        return {"amount": format_minor(invoice.amount_minor, invoice.currency),
-                "currency": invoice.currency}
+        return money_json(invoice.amount_minor, invoice.currency)
 
 
 class TerritorySalesSchema(StrictSchema):

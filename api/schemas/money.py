@@ -4,8 +4,7 @@ from typing import Any
 
 from marshmallow import fields, validate
 
-from api.schemas.common import MoneySchema, StrictSchema
-from ledger.currency import format_minor
+from api.schemas.common import MoneySchema, StrictSchema, money_json
 
 
 class BalanceSchema(StrictSchema):
@@ -53,8 +52,7 @@ class WithdrawalSchema(StrictSchema):
     created_at = fields.DateTime(format="iso")
 
     def _amount(self, withdrawal: Any) -> dict[str, str]:
-        return {"amount": format_minor(withdrawal.amount_minor, withdrawal.currency),
-                "currency": withdrawal.currency}
+        return money_json(withdrawal.amount_minor, withdrawal.currency)
 
 
 class UnitTransferCreateSchema(StrictSchema):

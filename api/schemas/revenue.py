@@ -4,7 +4,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
-from api.schemas.common import MoneySchema, StrictSchema, currency_field
+from api.schemas.common import MoneySchema, StrictSchema, currency_field, money_json
 from ledger.currency import format_minor
 from ledger.services.revenue import SOURCES
 
@@ -33,14 +33,11 @@ class DistributionSchema(StrictSchema):
     steps = fields.List(fields.Nested(StepSchema))
     lines = fields.Method("_lines")
 
-    def _money(self, minor: int, currency: str) -> dict[str, str]:
-        return {"amount": format_minor(minor, currency), "currency": currency}
-
     def _gross(self, view: Any) -> dict[str, str]:
-        return self._money(view.distribution.gross_minor, view.distribution.currency)
+        return money_json(view.distribution.gross_minor, view.distribution.currency)
 
     def _net(self, view: Any) -> dict[str, str]:
-        return self._money(view.distribution.net_minor, view.distribution.currency)
+        return money_json(view.distribution.net_minor, view.distribution.currency)
 
     def _lines(self, view: Any) -> list[dict[str, Any]]:
         currency = view.distribution.currency

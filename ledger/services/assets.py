@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from ledger.actor import Actor
 from ledger.canonical import canonical_bytes
-from ledger.currency import exponent, format_minor, parse_amount, to_minor
+from ledger.currency import exponent, format_minor, positive_minor
 from ledger.errors import InvalidInput, NotFound, PermissionDenied
 from ledger.holdings import apply_moves
 from ledger.ids import new_id
@@ -28,7 +28,6 @@ from ledger.models import (
 )
 from ledger.policy import policy_hash, resolve_policy, split_units
 from ledger.postings import UnitMove
-from ledger.services.money import MAX_MINOR
 from ledger.unit_of_work import UnitOfWork
 
 ASSET_KINDS = ("patent", "patent_family", "software", "know_how", "design", "copyright", "other")
@@ -224,12 +223,7 @@ def record_cost(
         if currency != asset.currency:
             raise InvalidInput(f"the asset's currency is {asset.currency}",
                                field="amount.currency")
-        value = parse_amount(amount, currency, field="amount.amount")
-        if value <= 0:
-            raise InvalidInput("amount must be greater than zero", field="amount.amount")
-        minor = to_minor(value, currency)
-        if minor > MAX_MINOR:
-            raise InvalidInput("amount is too large", field="amount.amount")
+        minor = positive_minor(amount, currency)
         cost = AssetCost(id=new_id("cst"), asset_id=asset_id, currency=currency,
                          amount_minor=minor, description=description, journal_seq=0,
                          created_at=uow.now)

@@ -17,8 +17,8 @@ from ledger.accounts import (
     system_account,
 )
 from ledger.actor import Actor
-from ledger.currency import format_minor, parse_amount, to_minor
-from ledger.errors import Conflict, IdempotencyConflict, InvalidInput, NotFound
+from ledger.currency import format_minor, positive_minor
+from ledger.errors import Conflict, IdempotencyConflict, NotFound
 from ledger.ids import new_id
 from ledger.models import JournalEntry, Party, Withdrawal
 from ledger.postings import Posting
@@ -43,19 +43,6 @@ class DepositReceipt:
     journal_seq: int
 
 
-# Minor-unit amounts are exact integers in journal bodies and fingerprints: keep them I-JSON safe.
-MAX_MINOR = 2**53 - 1
-
-
-def _positive_minor(amount: Decimal | str, currency: str) -> int:
-    value = parse_amount(amount, currency, field="amount.amount")
-    if value <= 0:
-        raise InvalidInput("amount must be greater than zero", field="amount.amount")
-    minor = to_minor(value, currency)
-    if minor > MAX_MINOR:
-        raise InvalidInput("amount is too large", field="amount.amount")
-    return minor
-
 
 def deposit(
     uow: UnitOfWork, actor: Actor, party_id: str, amount: Decimal | str, currency: str,
@@ -63,7 +50,7 @@ def deposit(
 ) -> DepositReceipt:
     """The operator records money received for a party (manual provider)."""
     actor.require_operator("record deposits")
-    minor = _positive_minor(amount, currency)
+    minor = positive_minor(amount, currency)
     with uow:
         if uow.session.get(Party, party_id) is None:
             raise NotFound(f"no party '{party_id}'", field="party_id")
@@ -94,7 +81,7 @@ def request_withdrawal(
     client_id: str | None = None,
 ) -> Withdrawal:
     """A party asks to be paid out: the amount leaves `available` for `payout` at once."""
-    minor = _positive_minor(amount, currency)
+    minor = positive_minor(amount, currency)
     with uow:
         withdrawal = Withdrawal(id=new_id("wdr"), party_id=actor.party_id, currency=currency,
                                 amount_minor=minor, status="requested", created_at=uow.now)

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 
 from ledger.accounts import AVAILABLE, CLEARING, party_account, post_transaction, system_account
 from ledger.actor import Actor
-from ledger.currency import exponent, format_minor, parse_amount, to_minor
+from ledger.currency import exponent, format_minor, positive_minor
 from ledger.errors import InvalidInput, NotFound, PermissionDenied
 from ledger.ids import new_id
 from ledger.models import (
@@ -107,12 +107,10 @@ def record_revenue(
         if currency != asset.currency:
             raise InvalidInput(f"this asset's revenue is in {asset.currency}",
                                field="amount.currency")
-        value = parse_amount(amount, currency, field="amount.amount")
-        if value <= 0:
-            raise InvalidInput("amount must be greater than zero", field="amount.amount")
+        gross = positive_minor(amount, currency)
         payer = (system_account(currency, CLEARING) if actor.is_operator
                  else party_account(actor.party_id, currency, AVAILABLE))
-        view = distribute(uow, actor.party_id, asset_id, to_minor(value, currency), source,
+        view = distribute(uow, actor.party_id, asset_id, gross, source,
                           reference, payer)
         uow.commit()
         return view
