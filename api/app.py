@@ -17,6 +17,7 @@ from api.routes import (
     health,
     instruments,
     ledger,
+    licence_units,
     licences,
     money,
     orders,
@@ -80,8 +81,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["ipx_auth_failures"] = rate_limits.register(app, settings)
     idempotency.register(app)
     api = ProblemApi(app)
-    for module in (health, parties, assets, money, revenue, licences, instruments, orders,
-                   ledger):
+    for module in (health, parties, assets, money, revenue, licences, licence_units,
+                   instruments, orders, ledger):
         api.register_blueprint(module.blp)
 
     @app.get("/swagger-ui/<path:filename>")

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 import migrations
 from api.config import Settings
 from api.demo import load_demo
+from contracts.services.licence_units import close_due_tranches
 from exchange.replay import compare_orders
 from exchange.services.auctions import run_due_auctions
 from exchange.services.trading import expire_due_orders
@@ -203,6 +204,21 @@ def orders_expire_due() -> None:
     """Expire every GTD order whose time has come and release what it holds."""
     count = expire_due_orders(UnitOfWork(_sessions()))
     click.echo(f"{count} orders expired")
+
+
+@main.group("licence-units")
+def licence_units() -> None:
+    """Licence-unit tranches."""
+
+
+@licence_units.command("close-due")
+def licence_units_close_due() -> None:
+    """Close every tranche whose subscription period has ended: buyers pay, units are issued."""
+    sessions = _sessions()
+    closed = close_due_tranches(lambda: UnitOfWork(sessions))
+    for view in closed:
+        click.echo(f"{view.tranche.id}: {view.tranche.sold} of {view.tranche.units} units sold")
+    click.echo(f"{len(closed)} tranches closed")
 
 
 if __name__ == "__main__":

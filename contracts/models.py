@@ -92,3 +92,62 @@ class Invoice(Base):
     journal_seq: Mapped[int] = mapped_column(ForeignKey("journal_entries.seq"))
     paid_seq: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class LicenceUnitTranche(Base):
+    """A tranche of licence units: ``units`` rights of ``products_per_unit`` products each
+    under one standard non-exclusive licence, sold at a fixed price until ``closes_at``.
+
+    Its units are the ledger instrument ``instrument_id`` (no units exist until the close).
+    ``sold`` counts subscribed units; ``burned`` counts units consumed since.
+    """
+
+    __tablename__ = "licence_unit_tranches"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    grantor_id: Mapped[str] = mapped_column(ForeignKey("parties.id"), index=True)
+    asset_id: Mapped[str] = mapped_column(ForeignKey("assets.id"), index=True)
+    instrument_id: Mapped[str] = mapped_column(ForeignKey("instruments.id"), unique=True)
+    terms: Mapped[str] = mapped_column(Text)  # canonical JSON of the licence terms
+    terms_hash: Mapped[str] = mapped_column(String(64))
+    units: Mapped[int] = mapped_column(BigInteger)
+    products_per_unit: Mapped[int] = mapped_column(BigInteger)
+    price_minor: Mapped[int] = mapped_column(BigInteger)  # per unit
+    currency: Mapped[str] = mapped_column(String(3))
+    closes_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    sold: Mapped[int] = mapped_column(BigInteger, default=0)
+    burned: Mapped[int] = mapped_column(BigInteger, default=0)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    journal_seq: Mapped[int] = mapped_column(ForeignKey("journal_entries.seq"))
+    closed_seq: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    closed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class LicenceUnitSubscription(Base):
+    """Units a buyer subscribed for; its cash is held until the tranche closes."""
+
+    __tablename__ = "licence_unit_subscriptions"
+
+    id: Mapped[str] = mapped_column(Id, primary_key=True)
+    tranche_id: Mapped[str] = mapped_column(ForeignKey("licence_unit_tranches.id"), index=True)
+    party_id: Mapped[str] = mapped_column(ForeignKey("parties.id"), index=True)
+    units: Mapped[int] = mapped_column(BigInteger)
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(10))  # held, then paid at the close
+    journal_seq: Mapped[int] = mapped_column(ForeignKey("journal_entries.seq"))
+    paid_seq: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class LicenceUnitProduction(Base):
+    """What one holder has reported making under a tranche's licence, and the units it burned."""
+
+    __tablename__ = "licence_unit_production"
+
+    tranche_id: Mapped[str] = mapped_column(ForeignKey("licence_unit_tranches.id"),
+                                            primary_key=True)
+    party_id: Mapped[str] = mapped_column(ForeignKey("parties.id"), primary_key=True)
+    products: Mapped[int] = mapped_column(BigInteger)
+    units_consumed: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
