@@ -225,3 +225,150 @@ def transition(machine: StateMachine, state: str, event: str) -> str:
                   else "it is final and accepts no event")
         raise Conflict(f"a {machine.name} that is '{state}' does not accept '{event}': "
                        f"{detail}", field="state") from None
+
+
+# --------------------------------------------------------------------------- issue 6 machines
+# Appended for equity-for-IP deals and challenges. They live in ``DEAL_AND_CHALLENGE_MACHINES``
+# rather than ``MACHINES`` so the licence machines' registry stays exactly as it was.
+#
+# Equity-for-IP deal (the start-up proposes; the parties take turns)::
+#
+#     proposed --counter--> countered --counter--> countered ...
+#     proposed | countered --accept--> accepted --execute--> executed
+#     proposed | countered --reject--> rejected
+#     proposed | countered | accepted --withdraw--> withdrawn
+#
+#   Who may send which event (only the party the terms on the table are addressed to may
+#   counter, accept or reject them) is checked in ``contracts.equity``, not here.
+#
+# Challenge (揭榜掛帥)::
+#
+#     open --shortlist--> shortlisted --shortlist--> shortlisted   (add teams to the shortlist)
+#     shortlisted --award--> awarded --complete--> completed       (every milestone accepted)
+#     open | shortlisted --withdraw--> withdrawn                   (only before an award)
+#     open | shortlisted --expire--> expired                       (deadline passed, no award)
+#
+# Challenge milestone::
+#
+#     pending --report--> reported --accept--> accepted
+#                         reported --reject--> rejected --report--> reported ...
+
+
+class DealState(StrEnum):
+    """States of an equity-for-IP deal."""
+
+    PROPOSED = "proposed"
+    COUNTERED = "countered"
+    ACCEPTED = "accepted"
+    EXECUTED = "executed"
+    WITHDRAWN = "withdrawn"
+    REJECTED = "rejected"
+
+
+class DealEvent(StrEnum):
+    """Events of an equity-for-IP deal."""
+
+    COUNTER = "counter"
+    ACCEPT = "accept"
+    REJECT = "reject"
+    WITHDRAW = "withdraw"
+    EXECUTE = "execute"
+
+
+class ChallengeState(StrEnum):
+    """States of a challenge."""
+
+    OPEN = "open"
+    SHORTLISTED = "shortlisted"
+    AWARDED = "awarded"
+    COMPLETED = "completed"
+    WITHDRAWN = "withdrawn"
+    EXPIRED = "expired"
+
+
+class ChallengeEvent(StrEnum):
+    """Events of a challenge."""
+
+    SHORTLIST = "shortlist"
+    AWARD = "award"
+    COMPLETE = "complete"
+    WITHDRAW = "withdraw"
+    EXPIRE = "expire"
+
+
+class MilestoneState(StrEnum):
+    """States of one milestone of an awarded challenge."""
+
+    PENDING = "pending"
+    REPORTED = "reported"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+class MilestoneEvent(StrEnum):
+    """Events of one milestone of an awarded challenge."""
+
+    REPORT = "report"
+    ACCEPT = "accept"
+    REJECT = "reject"
+
+
+_D, _DE = DealState, DealEvent
+_NEGOTIATING = (_D.PROPOSED, _D.COUNTERED)
+
+EQUITY_DEAL = StateMachine(
+    name="equity deal",
+    initial=_D.PROPOSED,
+    transitions={
+        **{(s, _DE.COUNTER): _D.COUNTERED for s in _NEGOTIATING},
+        **{(s, _DE.ACCEPT): _D.ACCEPTED for s in _NEGOTIATING},
+        **{(s, _DE.REJECT): _D.REJECTED for s in _NEGOTIATING},
+        **{(s, _DE.WITHDRAW): _D.WITHDRAWN for s in (*_NEGOTIATING, _D.ACCEPTED)},
+        (_D.ACCEPTED, _DE.EXECUTE): _D.EXECUTED,
+    },
+)
+
+_C, _CE = ChallengeState, ChallengeEvent
+_BEFORE_AWARD = (_C.OPEN, _C.SHORTLISTED)
+
+CHALLENGE = StateMachine(
+    name="challenge",
+    initial=_C.OPEN,
+    transitions={
+        **{(s, _CE.SHORTLIST): _C.SHORTLISTED for s in _BEFORE_AWARD},
+        (_C.SHORTLISTED, _CE.AWARD): _C.AWARDED,
+        (_C.AWARDED, _CE.COMPLETE): _C.COMPLETED,
+        **{(s, _CE.WITHDRAW): _C.WITHDRAWN for s in _BEFORE_AWARD},
+        **{(s, _CE.EXPIRE): _C.EXPIRED for s in _BEFORE_AWARD},
+    },
+)
+
+_M, _ME = MilestoneState, MilestoneEvent
+
+CHALLENGE_MILESTONE = StateMachine(
+    name="challenge milestone",
+    initial=_M.PENDING,
+    transitions={
+        (_M.PENDING, _ME.REPORT): _M.REPORTED,
+        (_M.REPORTED, _ME.ACCEPT): _M.ACCEPTED,
+        (_M.REPORTED, _ME.REJECT): _M.REJECTED,
+        (_M.REJECTED, _ME.REPORT): _M.REPORTED,
+    },
+)
+
+DEAL_AND_CHALLENGE_MACHINES: Mapping[str, StateMachine] = {
+    m.name: m for m in (EQUITY_DEAL, CHALLENGE, CHALLENGE_MILESTONE)
+}
+
+__all__ += [
+    "CHALLENGE",
+    "CHALLENGE_MILESTONE",
+    "DEAL_AND_CHALLENGE_MACHINES",
+    "EQUITY_DEAL",
+    "ChallengeEvent",
+    "ChallengeState",
+    "DealEvent",
+    "DealState",
+    "MilestoneEvent",
+    "MilestoneState",
+]
