@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -11,9 +11,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from contracts.services import licences
+from contracts.services import licence_units, licences
 from exchange.services import markets, trading
 from ledger.actor import Actor
+from ledger.clock import utcnow
 from ledger.models import Asset
 from ledger.services import assets, money, parties, revenue
 from ledger.unit_of_work import UnitOfWork
@@ -58,6 +59,27 @@ def _license(sessions: sessionmaker[Session], operator: Actor, university: Actor
             {"territory": "HK", "product": "sensor node", "net_sales": "1500000.00"}])
     for invoice in outcome.invoices:
         licences.pay_invoice(UnitOfWork(sessions), kowloon, invoice.id)
+
+
+def _licence_units(sessions: sessionmaker[Session], university: Actor, kowloon: Actor,
+                   shenzhen: Actor, asset_id: str) -> None:
+    """A tranche of standard non-exclusive licence units on the battery patent (each the right
+    to make 1,000 cells) sells out to two makers, one sells some on to the other through the
+    book, and a maker consumes units by reporting production."""
+    tranche = licence_units.issue_tranche(
+        UnitOfWork(sessions), university, _licence_terms(
+            university, asset_id, exclusivity="non_exclusive", territory=["WORLD"],
+            field_of_use=[{"code": "energy_storage", "label": "Energy storage cells"}],
+            royalty={"tiers": [{"from": "0", "rate": "0"}]}, report_frequency="annual"),
+        units=100, products_per_unit=1000, price="500.00", currency="HKD",
+        closes_at=utcnow() + timedelta(days=30)).tranche
+    licence_units.subscribe(UnitOfWork(sessions), kowloon, tranche.id, 60)
+    licence_units.subscribe(UnitOfWork(sessions), shenzhen, tranche.id, 40)  # sells out: closes
+    for who, side, price in ((shenzhen, "sell", "520.00"), (kowloon, "buy", "520.00")):
+        trading.place_order(UnitOfWork(sessions), who, trading.OrderRequest(
+            instrument_id=tranche.instrument_id, side=side, type="limit", price=Decimal(price),
+            quantity=10))
+    licence_units.consume_units(UnitOfWork(sessions), kowloon, tranche.id, 12_500)
 
 
 def _inventor_instrument(listing: assets.AssetListing) -> str:
@@ -118,6 +140,7 @@ def load_demo(sessions: sessionmaker[Session], home: Path) -> Path | None:
     revenue.record_revenue(UnitOfWork(sessions), operator, listing.asset.id, "120000.00", "HKD",
                            "royalty", "KOWLOON-DEVICES-2026-Q3")
     _license(sessions, operator, university, kowloon, shenzhen, listing.asset.id)
+    _licence_units(sessions, university, kowloon, shenzhen, battery.asset.id)
     for who, instrument, quantity, price in ((alice, sensor_units, 20_000, "2.50"),
                                              (alice, sensor_units, 20_000, "2.60"),
                                              (bob, battery_units, 50_000, "1.20")):

@@ -23,9 +23,10 @@ from api.schemas.licences import (
     PaymentSchema,
     RoyaltyReportCreateSchema,
     RoyaltyReportSchema,
+    SublicenceIncomeSchema,
 )
 from contracts.services import licences
-from ledger.currency import parse_amount, to_minor
+from ledger.currency import parse_amount, positive_minor, to_minor
 from ledger.errors import InvalidInput
 
 blp = Blueprint("licences", __name__, url_prefix="/v1", description="Licences")
@@ -122,6 +123,18 @@ def report(body: dict[str, Any], grant_id: str) -> Any:
 def milestone(body: dict[str, Any], grant_id: str) -> Any:
     """The licensee reports a milestone reached; its payment becomes an invoice."""
     return licences.report_milestone(uow(), caller(), grant_id, body["event"])
+
+
+@blp.route("/licences/<grant_id>/sublicence-income", methods=["POST"])
+@blp.arguments(SublicenceIncomeSchema)
+@blp.response(201, InvoiceSchema)
+@auth.required
+def sublicence_income(body: dict[str, Any], grant_id: str) -> Any:
+    """The licensee reports income from its sublicences; the grantor's share is invoiced."""
+    income = positive_minor(body["income"]["amount"], body["income"]["currency"],
+                            field="income.amount")
+    return licences.report_sublicence_income(uow(), caller(), grant_id, income,
+                                             body["income"]["currency"], body["reference"])
 
 
 @blp.route("/invoices", methods=["GET"])

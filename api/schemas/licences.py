@@ -111,6 +111,11 @@ class RoyaltyReportSchema(StrictSchema):
         return json.loads(outcome.report.breakdown)
 
 
+class SublicenceIncomeSchema(StrictSchema):
+    income = fields.Nested(MoneySchema, required=True)
+    reference = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
 class MilestoneCreateSchema(StrictSchema):
     event = fields.String(required=True, validate=validate.Length(min=1, max=100))
 

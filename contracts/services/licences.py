@@ -27,6 +27,7 @@ from contracts.royalties import (
     minimum_true_up,
     overdue_reports,
     royalty_due,
+    sublicence_due,
 )
 from contracts.terms import LicenceTerms, bind_licensee, parse_terms, terms_hash, terms_json
 from ledger.accounts import AVAILABLE, CLEARING, party_account, system_account
@@ -335,6 +336,32 @@ def report_milestone(uow: UnitOfWork, actor: Actor, grant_id: str, event: str) -
             raise Conflict(f"milestone '{event}' was already reported", field="event")
         invoice = _invoice(uow, grant, terms, "milestone", "milestone", amount,
                            f"milestone: {event}")
+        uow.commit()
+        return invoice
+
+
+def report_sublicence_income(uow: UnitOfWork, actor: Actor, grant_id: str, income: int,
+                             currency: str, reference: str) -> Invoice:
+    """The licensee reports income from its sublicences; the grantor's share is invoiced."""
+    with uow:
+        grant = _grant_for(uow, actor, grant_id, lock=True)
+        if actor.party_id != grant.licensee_id:
+            raise PermissionDenied("only the licensee reports its sublicence income")
+        terms = _terms_of(grant.terms)
+        if currency != terms.currency:
+            raise InvalidInput(f"this licence is in {terms.currency}", field="income.currency")
+        due = sublicence_due(terms, income)
+        if not terms.sublicence_share:
+            raise InvalidInput("these terms give the grantor no share of sublicence income",
+                               field="income")
+        uow.journal.append(
+            "licence.sublicence_income_reported",
+            {"grant_id": grant.id, "income": format_minor(income, currency),
+             "currency": currency, "reference": reference,
+             "share": format_minor(due, currency)},
+            actor=actor.party_id, parties=[grant.grantor_id])
+        invoice = _invoice(uow, grant, terms, "sublicence", "royalty", due,
+                           f"share of sublicence income ({reference})")
         uow.commit()
         return invoice
 

@@ -120,3 +120,18 @@ def test_a_royalty_report_becomes_an_invoice_that_is_paid_and_distributed(
     # HKU-2023: inventors 70% of 53,000 = 37,100, all to alice (she holds every unit).
     assert alice.get("/v1/accounts").json[0]["available"] == "37100.00"
     assert acme.get("/v1/accounts").json[0]["available"] == "447000.00"
+
+
+def test_sublicence_income_is_shared_with_the_grantor(world: dict[str, Any]) -> None:
+    acme = world["acme"]
+    grant = _grant(world, acme, sublicence_share="20").json["grant"]
+    url = f"/v1/licences/{grant['id']}/sublicence-income"
+    invoice = acme.post(url, {"income": {"amount": "12345.67", "currency": "HKD"},
+                              "reference": "sub-1"})
+    assert invoice.status_code == 201, invoice.json
+    assert (invoice.json["kind"], invoice.json["amount"]["amount"]) == ("sublicence", "2469.13")
+    wrong = acme.post(url, {"income": {"amount": "1.00", "currency": "USD"},
+                            "reference": "sub-2"})
+    assert wrong.status_code == 422
+    assert world["uni"].post(url, {"income": {"amount": "1.00", "currency": "HKD"},
+                                   "reference": "x"}).status_code == 403
