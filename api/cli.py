@@ -130,7 +130,7 @@ def verify() -> None:
     """Recompute every leaf, the chain, the Merkle tree and every checkpoint signature."""
     settings = Settings.from_env()
     key = load_signing_key(settings.home).public_key()
-    sessions = make_session_factory(make_engine(settings.database_url))
+    sessions = make_session_factory(make_engine(settings.database_url, read_only=True))
     with sessions() as session:
         total = session.execute(select(JournalHead.size)).scalar_one()
         with Progress(TextColumn("verifying journal"), BarColumn(), MofNCompleteColumn(),
@@ -153,7 +153,7 @@ def verify() -> None:
 def replay(check: bool) -> None:
     """Rebuild balances and holdings from the journal alone and compare with the tables."""
     settings = Settings.from_env()
-    sessions = make_session_factory(make_engine(settings.database_url))
+    sessions = make_session_factory(make_engine(settings.database_url, read_only=True))
     with sessions() as session:
         differences = compare(session) + compare_orders(session)
     for line in differences:

@@ -31,20 +31,24 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine for `url` with the settings IPX relies on."""
+def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
+    """Create an engine for `url` with the settings IPX relies on.
+
+    `read_only` engines (long readers such as `ipx ledger verify`) begin SQLite transactions
+    without taking the write lock, so that writers are not held up while they run.
+    """
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if is_sqlite(url):
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
         )
-        _configure_sqlite(engine)
+        _configure_sqlite(engine, "BEGIN" if read_only else "BEGIN IMMEDIATE")
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, begin: str) -> None:
     # pysqlite's own transaction handling defers BEGIN and cannot do BEGIN IMMEDIATE; take over.
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -59,7 +63,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql(begin)
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -72,7 +76,10 @@ def insert_missing(session: Session, model: type[Base], rows: list[dict[str, Any
     if not rows:
         return
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    session.execute(insert(model).values(rows).on_conflict_do_nothing(index_elements=keys))
+    # One statement executed for every row (SQLAlchemy batches the rows within each engine's
+    # limit on bound parameters), not one multi-row VALUES: a distribution may create 100,000
+    # accounts, which no single statement can bind and which took seconds to compile in chunks.
+    session.execute(insert(model).on_conflict_do_nothing(index_elements=keys), rows)
 
 
 class UtcDateTime(TypeDecorator[datetime]):

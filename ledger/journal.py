@@ -29,6 +29,16 @@ GENESIS_CHAIN = bytes(32)
 SYSTEM_OWNER = "ipx"
 
 
+# Built once and run on the session's connection: building a statement per append and sending
+# it through the ORM's bulk-DML path cost several times what the database does (bench/README.md).
+_LOCK_HEAD = (select(JournalHead.size, JournalHead.chain_hash, JournalHead.frontier)
+              .where(JournalHead.id == 1).with_for_update())
+_INSERT_ENTRY = insert(JournalEntry)
+_INSERT_NODES = insert(MerkleNode)
+_INSERT_PARTIES = insert(JournalEntryParty)
+_UPDATE_HEAD = update(JournalHead).where(JournalHead.id == 1)
+
+
 def chain_next(previous: bytes, leaf: bytes) -> bytes:
     """The hash chain: each link commits to the one before it and to the new leaf."""
     return hashlib.sha256(previous + leaf).digest()
@@ -78,9 +88,8 @@ class JournalWriter:
         unit_moves: Sequence[UnitMove] = (),
     ) -> AppendedEntry:
         """Append one entry; `parties` are the parties it concerns (who may read it)."""
-        head = self.session.execute(
-            select(JournalHead).where(JournalHead.id == 1).with_for_update()
-        ).scalar_one()
+        # An ORM select, so that it autoflushes what the caller added before appending.
+        head = self.session.execute(_LOCK_HEAD).one()
         seq = head.size + 1
         body: dict[str, Any] = {"seq": seq, "at": isoformat(self.at), "kind": kind, "data": data}
         if actor is not None:
@@ -95,29 +104,25 @@ class JournalWriter:
         frontier = MerkleFrontier.from_bytes(head.size, head.frontier)
         completed = frontier.append(leaf)
 
-        self.session.execute(
-            insert(JournalEntry).values(
-                seq=seq, kind=kind, body=canonical.decode(), leaf_hash=leaf, chain_hash=chain
-            )
+        connection = self.session.connection()
+        connection.execute(
+            _INSERT_ENTRY,
+            {"seq": seq, "kind": kind, "body": canonical.decode(), "leaf_hash": leaf,
+             "chain_hash": chain},
         )
         if completed:
-            self.session.execute(
-                insert(MerkleNode),
-                [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in completed],
+            connection.execute(
+                _INSERT_NODES, [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in completed]
             )
         named = set(parties) | {m.party for m in unit_moves}
         named |= {owner for p in postings if (owner := account_owner(p.account)) is not None}
         if actor is not None:
             named.add(actor)
         if named:
-            self.session.execute(
-                insert(JournalEntryParty), [{"seq": seq, "party_id": p} for p in sorted(named)]
+            connection.execute(
+                _INSERT_PARTIES, [{"seq": seq, "party_id": p} for p in sorted(named)]
             )
-        self.session.execute(
-            update(JournalHead)
-            .where(JournalHead.id == 1)
-            .values(size=seq, chain_hash=chain, frontier=frontier.to_bytes())
+        connection.execute(
+            _UPDATE_HEAD, {"size": seq, "chain_hash": chain, "frontier": frontier.to_bytes()}
         )
-        # Keep the ORM's copy of the head in step for a second append in this transaction.
-        self.session.expire(head)
         return AppendedEntry(seq=seq, body=json.loads(canonical), leaf_hash=leaf)

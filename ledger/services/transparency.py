@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import Select, and_, bindparam, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -48,14 +49,32 @@ def tree_size(session: Session) -> int:
     return session.execute(select(JournalHead.size).where(JournalHead.id == 1)).scalar_one()
 
 
-def _any_node(keys: list[tuple[int, int]]) -> ColumnElement[bool]:
-    """`(level, idx) IN keys`, spelt as one `level = ? AND idx IN (...)` per level: both engines
-    search the primary key with it, where SQLite scans the whole table for a row-value IN."""
+@cache
+def _nodes_on_levels(levels: int) -> Select[tuple[int, int, bytes]]:
+    """Perfect nodes on `levels` levels: `level = :level{k} AND idx IN :idx{k}` for each k.
+
+    Both engines search the primary key with this, where SQLite scans the whole table for a
+    row-value `(level, idx) IN (...)`. Built once per number of levels (at most 64): building
+    the clauses on every call cost more than running the query.
+    """
+    return select(MerkleNode.level, MerkleNode.idx, MerkleNode.hash).where(or_(*(
+        and_(MerkleNode.level == bindparam(f"level{k}"),
+             MerkleNode.idx.in_(bindparam(f"idx{k}", expanding=True)))
+        for k in range(levels))))
+
+
+def _any_node(
+    keys: list[tuple[int, int]],
+) -> tuple[Select[tuple[int, int, bytes]], dict[str, Any]]:
+    """The query for the perfect nodes `keys` (level, idx) and its parameters."""
     by_level: dict[int, list[int]] = {}
     for level, idx in sorted(keys):
         by_level.setdefault(level, []).append(idx)
-    return or_(*(and_(MerkleNode.level == level, MerkleNode.idx.in_(indexes))
-                 for level, indexes in by_level.items()))
+    params: dict[str, Any] = {}
+    for k, (level, indexes) in enumerate(by_level.items()):
+        params[f"level{k}"] = level
+        params[f"idx{k}"] = indexes
+    return _nodes_on_levels(len(by_level)), params
 
 
 def _nodes(session: Session, ranges: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
@@ -72,10 +91,7 @@ def _nodes(session: Session, ranges: list[tuple[int, int]]) -> dict[tuple[int, i
         ):
             found[(0, seq - 1)] = digest
     for i in range(0, len(inner), CHUNK):
-        for level, idx, digest in session.execute(
-            select(MerkleNode.level, MerkleNode.idx, MerkleNode.hash).where(
-                _any_node(inner[i:i + CHUNK]))
-        ):
+        for level, idx, digest in session.execute(*_any_node(inner[i:i + CHUNK])):
             found[(level, idx)] = digest
     return found
 
@@ -83,9 +99,11 @@ def _nodes(session: Session, ranges: list[tuple[int, int]]) -> dict[tuple[int, i
 def inclusion_paths(session: Session, seqs: list[int], size: int) -> dict[int, list[bytes]]:
     """Audit paths of many entries in the tree of `size`, sharing one fetch of their nodes."""
     ranges = {seq: inclusion_ranges(seq - 1, size) for seq in seqs}
-    nodes = _nodes(session, [r for rs in ranges.values() for r in rs])
-    return {seq: [fold_range(start, end, nodes) for start, end in rs]
-            for seq, rs in ranges.items()}
+    # Many paths share their upper ranges: decompose, fetch and fold each distinct one once.
+    distinct = list({r for rs in ranges.values() for r in rs})
+    nodes = _nodes(session, distinct)
+    folded = {r: fold_range(r[0], r[1], nodes) for r in distinct}
+    return {seq: [folded[r] for r in rs] for seq, rs in ranges.items()}
 
 
 def _hashes(session: Session, ranges: list[tuple[int, int]]) -> list[bytes]:
