@@ -10,8 +10,13 @@ row agrees with the end of the journal. Memory stays bounded by one batch of row
 from __future__ import annotations
 
 import json
+import os
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
+from multiprocessing import get_context
 from typing import Any
 
 import rfc8785
@@ -33,6 +38,7 @@ from ledger.merkle import MerkleFrontier
 from ledger.models import Checkpoint, JournalEntry, JournalHead, MerkleNode
 
 BATCH = 20_000
+PARALLEL_FROM = 100_000
 
 
 @dataclass(frozen=True)
@@ -74,7 +80,8 @@ def _stored_nodes(
     return {(lv, ix): h for lv, ix, h in rows}
 
 
-def _entries(session: Session) -> Iterator[tuple[int, str, bytes, bytes]]:
+def _batches(session: Session) -> Iterator[list[Any]]:
+    """Rows (seq, body, leaf_hash, chain_hash) in sequence order, BATCH at a time."""
     last = 0
     while True:
         rows = session.connection().execute(
@@ -84,7 +91,7 @@ def _entries(session: Session) -> Iterator[tuple[int, str, bytes, bytes]]:
         ).all()
         if not rows:
             return
-        yield from rows  # type: ignore[misc]
+        yield list(rows)
         last = rows[-1][0]
 
 
@@ -109,13 +116,62 @@ def _checkpoint_problem(
     return None
 
 
+def _body_problems(
+    seqs: list[int], bodies: list[str],
+) -> tuple[list[bytes], int | None, str | None]:
+    """The order-independent checks of a run of entries (parse, own sequence number, canonical
+    form, leaf hash): their leaf hashes, or the first bad sequence number and why. Pure, so
+    that it can run in a worker process beside the sequential chain and tree checks."""
+    leaves: list[bytes] = []
+    for seq, body in zip(seqs, bodies, strict=True):
+        try:
+            value = json.loads(body)  # once per entry: parsing is verify's hottest step
+            if value.get("seq") != seq or not _is_canonical(body, value):
+                return leaves, seq, "body is not canonical or names another sequence number"
+        except (ValueError, AttributeError):
+            return leaves, seq, "body is not JSON"
+        leaves.append(leaf_hash(body.encode()))
+    return leaves, None, None
+
+
+CheckedBatch = tuple[list[Any], list[bytes], int | None, str | None]
+
+
+def _checked_batches(session: Session, workers: int) -> Iterator[CheckedBatch]:
+    """Batches of rows with their body checks done, in order; with several workers the body
+    checks of the next batches run in other processes while the caller checks this one."""
+    batches = _batches(session)
+    if workers == 0:
+        for rows in batches:
+            yield (rows, *_body_problems([r[0] for r in rows], [r[1] for r in rows]))
+        return
+    with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
+        in_flight: deque[tuple[list[Any], Future[tuple[list[bytes], int | None,
+                                                       str | None]]]] = deque()
+        for rows in batches:
+            in_flight.append((rows, pool.submit(_body_problems, [r[0] for r in rows],
+                                                [r[1] for r in rows])))
+            if len(in_flight) > workers + 1:
+                done, future = in_flight.popleft()
+                yield (done, *future.result())
+        while in_flight:
+            done, future = in_flight.popleft()
+            yield (done, *future.result())
+
+
 def verify_journal(
     session: Session,
     public_key: Ed25519PublicKey,
     origin: str,
     progress: Callable[[int], None] = lambda n: None,
+    workers: int | None = None,
 ) -> VerifyReport:
-    """Recompute everything; the report names the first bad sequence number, if any."""
+    """Recompute everything; the report names the first bad sequence number, if any.
+
+    `workers` processes check bodies while this one checks the chain and the tree (default:
+    one, beside this process, on a machine with more than one core and a journal of
+    PARALLEL_FROM entries or more; 0 checks everything here).
+    """
     total = session.execute(select(JournalHead.size).where(JournalHead.id == 1)).scalar_one()
     checkpoints = iter(session.execute(
         select(Checkpoint.tree_size, Checkpoint.root_hash, Checkpoint.note, Checkpoint.origin,
@@ -134,37 +190,40 @@ def verify_journal(
         pending = next(checkpoints, None)
     expected = 1
     nodes: dict[tuple[int, int], bytes] = {}
-    for seq, body, stored_leaf, stored_chain in _entries(session):
-        if seq != expected:
-            return VerifyReport(expected - 1, seen_checkpoints, expected,
-                                f"entry {expected} is missing (next stored entry is {seq})")
-        if (seq - 1) % BATCH == 0:
-            nodes = _stored_nodes(session, seq - 1, seq - 1 + BATCH, max(total, 1).bit_length())
-        try:
-            value = json.loads(body)  # once per entry: parsing is verify's hottest step
-            if value.get("seq") != seq or not _is_canonical(body, value):
-                return VerifyReport(seq - 1, seen_checkpoints, seq,
-                                    "body is not canonical or names another sequence number")
-        except (ValueError, AttributeError):
-            return VerifyReport(seq - 1, seen_checkpoints, seq, "body is not JSON")
-        leaf = leaf_hash(body.encode())
-        if leaf != stored_leaf:
-            return VerifyReport(seq - 1, seen_checkpoints, seq, "leaf hash does not match body")
-        chain = chain_next(chain, leaf)
-        if chain != stored_chain:
-            return VerifyReport(seq - 1, seen_checkpoints, seq, "hash chain is broken")
-        for level, idx, digest in frontier.append(leaf):
-            if nodes.get((level, idx)) != digest:
-                return VerifyReport(seq - 1, seen_checkpoints, seq,
-                                    f"stored Merkle node ({level}, {idx}) is wrong or missing")
-        while pending is not None and pending[0] == seq:
-            problem = _checkpoint_problem(pending, public_key, origin, frontier.root())
-            if problem is not None:
-                return VerifyReport(seq, seen_checkpoints, seq, problem)
-            seen_checkpoints += 1
-            pending = next(checkpoints, None)
-        progress(seq)
-        expected = seq + 1
+    if workers is None:
+        workers = 1 if (os.cpu_count() or 1) > 1 and total >= PARALLEL_FROM else 0
+    with closing(_checked_batches(session, workers)) as checked:
+        for rows, leaves, bad_seq, reason in checked:
+            for (seq, _, stored_leaf, stored_chain), leaf in zip(rows, leaves + [b""] * (
+                    len(rows) - len(leaves)), strict=True):
+                if seq != expected:
+                    return VerifyReport(expected - 1, seen_checkpoints, expected,
+                                        f"entry {expected} is missing (next stored entry is "
+                                        f"{seq})")
+                if seq == bad_seq:
+                    return VerifyReport(seq - 1, seen_checkpoints, seq, reason)
+                if (seq - 1) % BATCH == 0:
+                    nodes = _stored_nodes(session, seq - 1, seq - 1 + BATCH,
+                                          max(total, 1).bit_length())
+                if leaf != stored_leaf:
+                    return VerifyReport(seq - 1, seen_checkpoints, seq,
+                                        "leaf hash does not match body")
+                chain = chain_next(chain, leaf)
+                if chain != stored_chain:
+                    return VerifyReport(seq - 1, seen_checkpoints, seq, "hash chain is broken")
+                for level, idx, digest in frontier.append(leaf):
+                    if nodes.get((level, idx)) != digest:
+                        return VerifyReport(
+                            seq - 1, seen_checkpoints, seq,
+                            f"stored Merkle node ({level}, {idx}) is wrong or missing")
+                while pending is not None and pending[0] == seq:
+                    problem = _checkpoint_problem(pending, public_key, origin, frontier.root())
+                    if problem is not None:
+                        return VerifyReport(seq, seen_checkpoints, seq, problem)
+                    seen_checkpoints += 1
+                    pending = next(checkpoints, None)
+                progress(seq)
+                expected = seq + 1
     size = expected - 1
     if pending is not None:
         return VerifyReport(size, seen_checkpoints, size + 1,
