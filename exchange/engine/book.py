@@ -19,9 +19,11 @@ only insertion-ordered dicts and sorted lists are iterated.
 
 from __future__ import annotations
 
+from array import array
 from bisect import bisect_left, insort
 from collections.abc import Callable, Iterable, Iterator
 from heapq import heapify, heappop, heappush
+from typing import TypeAlias
 
 from exchange.engine.types import (
     BAND,
@@ -48,6 +50,7 @@ from exchange.engine.types import (
 )
 
 Level = list[Order]
+Keys: TypeAlias = "array[int]"
 Depth = list[tuple[int, int]]
 
 _NO_LIMIT = -(1 << 65)  # below every key: a threshold that crosses every level
@@ -78,8 +81,10 @@ class OrderBook:
         self._lot = rules.lot_size
         self._min_notional = rules.min_notional
         self._band = rules.band_ticks
-        self._bid_keys: list[int] = []
-        self._ask_keys: list[int] = []
+        # Sorted keys as packed 64-bit integers: a binary search reads one contiguous buffer
+        # instead of chasing an int object per probe (cache misses on deep books).
+        self._bid_keys: Keys = array("q")
+        self._ask_keys: Keys = array("q")
         self._bid_levels: dict[int, Level] = {}
         self._ask_levels: dict[int, Level] = {}
         # call markets: resting market orders, in priority order
@@ -157,6 +162,8 @@ class OrderBook:
                 raise ValueError(f"order {order.id!r} has nothing left to rest")
             buy = order.side == "buy"
             price = order.price
+            if price is not None and not 0 < price <= MAX_INT:
+                raise ValueError(f"order {order.id!r} has a price out of range")
             if price is None:
                 if not self._call:
                     raise ValueError(f"market order {order.id!r} cannot rest in a continuous book")
@@ -193,19 +200,30 @@ class OrderBook:
         q = order.quantity
         price = order.price
         tif = order.tif
-        if _malformed(order) or order.id in self._orders:
-            return _reject(order, res, INVALID)
-        if self._call and (tif == "IOC" or tif == "FOK" or order.post_only):
-            return _reject(order, res, INVALID)  # not supported in call markets
-        expires_at = order.expires_at
-        if expires_at is not None and expires_at <= now:
-            return _reject(order, res, EXPIRED)
+        side = order.side
+        if (  # the common case, checked inline: a new GTC or IOC limit order
+            (tif == "GTC" or tif == "IOC") and order.type == "limit" and price is not None
+            and 0 < price <= MAX_INT and 0 < q <= MAX_INT and order.remaining == q
+            and not order.filled and order.expires_at is None and (side == "buy" or side == "sell")
+            and order.stp in STP_MODES and not (order.post_only and tif == "IOC")
+            and not self._call
+        ):
+            if order.id in self._orders:
+                return _reject(order, res, INVALID)
+        else:
+            if _malformed(order) or order.id in self._orders:
+                return _reject(order, res, INVALID)
+            if self._call and (tif == "IOC" or tif == "FOK" or order.post_only):
+                return _reject(order, res, INVALID)  # not supported in call markets
+            expires_at = order.expires_at
+            if expires_at is not None and expires_at <= now:
+                return _reject(order, res, EXPIRED)
         if q % self._lot:
             return _reject(order, res, OFF_LOT)
         min_notional = self._min_notional
         if min_notional and price is not None and price * q < min_notional:
             return _reject(order, res, BELOW_MIN_NOTIONAL)
-        buy = order.side == "buy"
+        buy = side == "buy"
         if self._call:
             return self._submit_call(order, buy, res)
 
@@ -295,7 +313,32 @@ class OrderBook:
         if order is None or order.owner != owner:
             return Result([], [_ev(Event, ("rejected", order_id, 0, NOT_FOUND, None))], {})
         quantity = order.remaining
-        self._remove(order)
+        price = order.price
+        if price is None:
+            self._remove(order)
+        else:  # _remove, inlined
+            del self._orders[order_id]
+            order.remaining = 0
+            if order.side == "buy":
+                key = price
+                levels = self._bid_levels
+            else:
+                key = -price
+                levels = self._ask_levels
+            level = levels[key]
+            if level[0] is not order:
+                self._dead += 1  # stays in the list until it reaches the front
+                if self._dead > 64 and self._dead > len(self._orders):
+                    self._compact()
+            else:
+                del level[0]
+                while level and not level[0].remaining:
+                    del level[0]
+                    self._dead -= 1
+                if not level:
+                    del levels[key]
+                    keys = self._bid_keys if order.side == "buy" else self._ask_keys
+                    del keys[bisect_left(keys, key)]
         order.status = "cancelled"
         return Result(
             [], [_ev(Event, ("cancelled", order_id, quantity, USER, None))], {order_id: order}
@@ -424,7 +467,7 @@ class OrderBook:
     # --- internals ----------------------------------------------------------------------------
 
     def _match(
-        self, order: Order, buy: bool, keys: list[int], levels: dict[int, Level],
+        self, order: Order, buy: bool, keys: Keys, levels: dict[int, Level],
         threshold: int, res: Result,
     ) -> str:
         """Match `order` against the opposite side down to `threshold`. Returns STP if
@@ -498,7 +541,7 @@ class OrderBook:
         return stop
 
     def _fok_fillable(
-        self, order: Order, keys: list[int], levels: dict[int, Level], threshold: int
+        self, order: Order, keys: Keys, levels: dict[int, Level], threshold: int
     ) -> bool:
         """Whether `order` would fill completely, self-trade prevention included."""
         need = order.remaining
