@@ -43,12 +43,27 @@ def request_hash(data: Any) -> str:
     return hashlib.sha256(canonical_bytes(data)).hexdigest()
 
 
+# Codes per statement: a distribution can touch 100,000 accounts, more than one statement may
+# bind (PostgreSQL takes at most 65,535 parameters, a stock SQLite 32,766).
+LOCK_CHUNK = 5000
+
+
+def _lock_existing(session: Session, codes: list[str]) -> dict[str, Account]:
+    """Lock the existing accounts among `codes` (sorted), in chunks taken in ascending order,
+    so that the lock order stays the one global order of codes."""
+    found: dict[str, Account] = {}
+    for i in range(0, len(codes), LOCK_CHUNK):
+        query = (select(Account).where(Account.code.in_(codes[i:i + LOCK_CHUNK]))
+                 .order_by(Account.code).with_for_update())
+        found.update((a.code, a) for a in session.execute(query).scalars())
+    return found
+
+
 def _ensure_accounts(session: Session, codes: Sequence[str]) -> dict[str, Account]:
     """Lock the accounts (in one stable order, so writers never deadlock), creating any
     that do not exist yet; a concurrent creation of the same account is not an error."""
     wanted = sorted(set(codes))
-    query = select(Account).where(Account.code.in_(wanted)).order_by(Account.code)
-    found = {a.code: a for a in session.execute(query.with_for_update()).scalars()}
+    found = _lock_existing(session, wanted)
     missing = [code for code in wanted if code not in found]
     if missing:
         rows = []
@@ -59,8 +74,7 @@ def _ensure_accounts(session: Session, codes: Sequence[str]) -> dict[str, Accoun
                          "currency": currency, "purpose": purpose, "balance_minor": 0,
                          "allow_negative": is_system and SYSTEM_PURPOSES.get(purpose, False)})
         insert_missing(session, Account, rows, ["code"])
-        created = select(Account).where(Account.code.in_(missing)).order_by(Account.code)
-        found.update((a.code, a) for a in session.execute(created.with_for_update()).scalars())
+        found.update(_lock_existing(session, missing))
     return found
 
 
