@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck bench bench-journal bench-proofs clean
+.PHONY: run test lint typecheck bench bench-journal bench-proofs bench-orders bench-revenue clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,13 +26,19 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-bench: bench-journal bench-proofs
+bench: bench-journal bench-proofs bench-orders bench-revenue
 
 bench-journal: $(STAMP)
 	$(BIN)/python bench/journal_append.py
 
 bench-proofs: $(STAMP)
 	$(BIN)/python bench/proofs.py
+
+bench-orders: $(STAMP)
+	$(BIN)/python bench/orders_http.py
+
+bench-revenue: $(STAMP)
+	$(BIN)/python bench/revenue.py
 
 clean:
 	rm -rf $(VENV) var *.egg-info
