@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
@@ -39,8 +40,6 @@ def _prepare(settings: Settings) -> None:
     if settings.database_url.startswith("sqlite:///"):
         # Make the SQLite file's folder (relative paths live under the working directory;
         # `sqlite:////abs/path` leaves an absolute one), as IPX_HOME's is made for the key.
-        from pathlib import Path
-
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True,
                                                                              exist_ok=True)
     migrations.upgrade(settings.database_url)
@@ -52,7 +51,7 @@ def init() -> None:
     """Create or upgrade the schema and the signing key; print a new operator API key last."""
     settings = Settings.from_env()
     _prepare(settings)
-    sessions = make_session_factory(make_engine(settings.database_url))
+    sessions = _sessions()
     party, key = bootstrap_operator(UnitOfWork(sessions))
     click.echo(f"database: {settings.database_url}")
     click.echo(f"signing key: {settings.home / 'ledger-signing-key.pem'}")
@@ -109,7 +108,7 @@ def run(host: str, port: int) -> None:
     """Set up (schema, key, demo data on first start) and serve: what `make run` does."""
     settings = Settings.from_env()
     _prepare(settings)
-    sessions = make_session_factory(make_engine(settings.database_url))
+    sessions = _sessions()
     path = load_demo(sessions, settings.home)
     if path is not None:
         click.echo(f"demo marketplace loaded; its parties' API keys are in {path}")
@@ -130,7 +129,7 @@ def verify() -> None:
     """Recompute every leaf, the chain, the Merkle tree and every checkpoint signature."""
     settings = Settings.from_env()
     key = load_signing_key(settings.home).public_key()
-    sessions = make_session_factory(make_engine(settings.database_url, read_only=True))
+    sessions = _sessions(read_only=True)
     with sessions() as session:
         total = session.execute(select(JournalHead.size)).scalar_one()
         with Progress(TextColumn("verifying journal"), BarColumn(), MofNCompleteColumn(),
@@ -152,8 +151,7 @@ def verify() -> None:
               help="compare the rebuilt balances and holdings with the tables")
 def replay(check: bool) -> None:
     """Rebuild balances and holdings from the journal alone and compare with the tables."""
-    settings = Settings.from_env()
-    sessions = make_session_factory(make_engine(settings.database_url, read_only=True))
+    sessions = _sessions(read_only=True)
     with sessions() as session:
         differences = compare(session) + compare_orders(session)
     for line in differences:
@@ -174,8 +172,9 @@ def verify_statement_command(statement_file: str, public_key: str | None) -> Non
     sys.exit(statement_verifier.main(argv))
 
 
-def _sessions() -> sessionmaker[Session]:
-    return make_session_factory(make_engine(Settings.from_env().database_url))
+def _sessions(*, read_only: bool = False) -> sessionmaker[Session]:
+    return make_session_factory(make_engine(Settings.from_env().database_url,
+                                            read_only=read_only))
 
 
 @main.group()
