@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from alembic import context
 
-import contracts.models  # noqa: F401  (registers the tables on the metadata)
+import contracts.challenge_models  # noqa: F401  (registers the tables on the metadata)
+import contracts.equity_models  # noqa: F401
+import contracts.models  # noqa: F401
 import exchange.models  # noqa: F401
 import ledger.models  # noqa: F401
+import payments.models  # noqa: F401
 from ledger.db import Base, is_sqlite, make_engine
 
 config = context.config

@@ -1,0 +1,1 @@
+"""Payments: the provider interface (manual, Stripe) and the services that move money in and out."""
