@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import flask_swagger_ui
-from flask import Flask, send_from_directory
+from flask import Flask, g, send_from_directory
 from flask.typing import ResponseReturnValue
 from flask_smorest import Api
 
@@ -14,6 +14,8 @@ from api.config import Settings
 from api.context import Runtime
 from api.routes import (
     assets,
+    challenges,
+    equity_deals,
     health,
     instruments,
     ledger,
@@ -23,11 +25,15 @@ from api.routes import (
     orders,
     parties,
     revenue,
+    startups,
 )
+from api.routes import payments as payment_routes
 from api.schemas.common import ProblemSchema
 from ledger.db import make_engine, make_session_factory
+from ledger.services.money import PayoutRoute, payout_route
 from ledger.services.transparency import LogIdentity
 from ledger.signing_key import load_signing_key
+from payments.config import make_provider, withdrawal_route
 
 SWAGGER_UI_FILES = os.path.join(os.path.dirname(flask_swagger_ui.__file__), "dist")
 
@@ -50,6 +56,21 @@ class ProblemApi(Api):  # type: ignore[misc]
 
     def _register_error_handlers(self) -> None:
         problems.register(self._app)
+
+
+def _route_withdrawals(app: Flask, route: PayoutRoute | None) -> None:
+    """Withdrawals during this app's requests go through its payment provider (a context
+    variable, so that two apps in one process, as in tests, never share one)."""
+
+    @app.before_request
+    def _set_payout_route() -> None:
+        g.payout_route_token = payout_route.set(route)
+
+    @app.teardown_request
+    def _reset_payout_route(_: BaseException | None) -> None:
+        token = g.pop("payout_route_token", None)
+        if token is not None:
+            payout_route.reset(token)
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -77,13 +98,18 @@ def create_app(settings: Settings | None = None) -> Flask:
         sessions=make_session_factory(engine),
         identity=LogIdentity(settings.origin, load_signing_key(settings.home)),
     )
+    provider = make_provider(settings.payments)
+    app.extensions[payment_routes.EXTENSION] = provider
+    _route_withdrawals(app, withdrawal_route(provider))
     auth.register(app)
     app.extensions["ipx_auth_failures"] = rate_limits.register(app, settings)
     idempotency.register(app)
     api = ProblemApi(app)
     for module in (health, parties, assets, money, revenue, licences, licence_units,
-                   instruments, orders, ledger):
+                   instruments, orders, ledger, startups, equity_deals):
         api.register_blueprint(module.blp)
+    api.register_blueprint(payment_routes.blp)
+    api.register_blueprint(challenges.blp)
 
     @app.get("/swagger-ui/<path:filename>")
     def swagger_ui_files(filename: str) -> ResponseReturnValue:

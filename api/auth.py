@@ -7,10 +7,13 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 
 from flask import Flask, current_app, g, request
+from sqlalchemy.orm import Session, sessionmaker
 from werkzeug.exceptions import TooManyRequests, Unauthorized
 
-from api.context import uow
+from api.context import runtime
+from ledger.db import make_engine, make_session_factory
 from ledger.services.parties import authenticate
+from ledger.unit_of_work import UnitOfWork
 
 F = TypeVar("F", bound=Callable[..., Any])
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="ipx"'}
@@ -20,6 +23,24 @@ def _unauthorized(message: str) -> Unauthorized:
     error = Unauthorized(message)
     error.data = {"message": message, "headers": CHALLENGE}  # type: ignore[attr-defined]
     return error
+
+
+def _lookup_sessions() -> sessionmaker[Session]:
+    """Sessions for the key lookup. On a SQLite file they begin with a plain (deferred) BEGIN:
+    the lookup only reads, and the app's own `BEGIN IMMEDIATE` would take the database's single
+    write lock for it, so every request would queue twice behind every writer. Elsewhere (and
+    for in-memory SQLite, which a second engine could not see) the app's own sessions."""
+    sessions: sessionmaker[Session] | None = current_app.extensions.get("ipx_auth_sessions")
+    if sessions is None:
+        rt = runtime()
+        url = rt.engine.url
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            sessions = make_session_factory(
+                make_engine(url.render_as_string(hide_password=False), read_only=True))
+        else:
+            sessions = rt.sessions
+        current_app.extensions["ipx_auth_sessions"] = sessions
+    return sessions
 
 
 def _load_caller() -> None:
@@ -33,7 +54,7 @@ def _load_caller() -> None:
     failures = current_app.extensions["ipx_auth_failures"]
     if not failures.allowed():
         raise TooManyRequests("too many failed authentications from this address; wait a minute")
-    actor = authenticate(uow(), token.strip())
+    actor = authenticate(UnitOfWork(_lookup_sessions()), token.strip())
     if actor is None:
         failures.record()
         raise _unauthorized("the API key is unknown or revoked")

@@ -3,30 +3,38 @@
 from __future__ import annotations
 
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 import migrations
 from api.config import Settings
 from api.demo import load_demo
+from contracts.services.challenges import expire_due as expire_due_challenges
 from contracts.services.licence_units import close_due_tranches
 from exchange.replay import compare_orders
 from exchange.services.auctions import run_due_auctions
 from exchange.services.trading import expire_due_orders
 from ledger import statement_verifier
 from ledger.audit import verify_journal
+from ledger.currency import format_minor
 from ledger.db import make_engine, make_session_factory
+from ledger.errors import DomainError
 from ledger.models import JournalHead
 from ledger.replay import compare
 from ledger.services.parties import bootstrap_operator
 from ledger.signing_key import load_or_create_signing_key, load_signing_key
 from ledger.unit_of_work import UnitOfWork
+from payments.config import make_provider
+from payments.provider import ProviderUnavailable
+from payments.services.reconciliation import reconcile_as_operator
 
 err = Console(stderr=True)
 
@@ -218,6 +226,67 @@ def licence_units_close_due() -> None:
     for view in closed:
         click.echo(f"{view.tranche.id}: {view.tranche.sold} of {view.tranche.units} units sold")
     click.echo(f"{len(closed)} tranches closed")
+
+
+@main.group()
+def payments() -> None:
+    """Payments through the configured provider (IPX_PAYMENTS_PROVIDER)."""
+
+
+def _utc(text: str) -> datetime:
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise click.BadParameter(f"'{text}' is not an ISO 8601 time") from None
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+@payments.command("reconcile")
+@click.option("--from", "start", required=True, help="start of the period, ISO 8601 (UTC)")
+@click.option("--to", "end", required=True, help="end of the period (excluded)")
+def payments_reconcile(start: str, end: str) -> None:
+    """Compare the ledger's Stripe clearing account with Stripe's balance transactions over
+    [from, to): list every difference; exit 1 if there is any."""
+    try:
+        result = reconcile_as_operator(UnitOfWork(_sessions()),
+                                       make_provider(Settings.from_env().payments),
+                                       _utc(start), _utc(end))
+    except (DomainError, ProviderUnavailable, ValueError) as error:  # ValueError: settings
+        err.print(f"cannot reconcile: {error}")
+        sys.exit(2)
+    table = Table(title=f"differences {result.start.isoformat()} to {result.end.isoformat()}")
+    for column in ("stripe object", "currency", "ledger", "stripe", "why", "references"):
+        table.add_column(column)
+    for d in result.differences:
+        table.add_row(d.key, d.currency, format_minor(d.ledger, d.currency),
+                      format_minor(d.provider, d.currency), d.reason, ", ".join(d.references))
+    console = Console()
+    if not console.is_terminal:  # piped to a file or a test: wide enough for whole ids
+        console = Console(width=200)
+    if result.differences:
+        console.print(table)
+    click.echo(f"{result.ledger_movements} ledger movements, {result.provider_movements} "
+               f"Stripe balance transactions ({result.not_mirrored} others not mirrored): "
+               f"{len(result.differences)} differences")
+    sys.exit(1 if result.differences else 0)
+
+
+@main.group()
+def challenges() -> None:
+    """Challenges (揭榜掛帥)."""
+
+
+@challenges.command("expire-due")
+def challenges_expire_due() -> None:
+    """Expire every challenge whose deadline passed without an award (or without confirmed
+    matching funds) and refund its holds (run it from cron or a timer)."""
+    sessions = _sessions()
+    expired = expire_due_challenges(lambda: UnitOfWork(sessions))
+    for view in expired:
+        refunds = ", ".join(f"{party} {format_minor(amount, view.challenge.currency)}"
+                            for party, amount in view.refunds.items())
+        click.echo(f"{view.challenge.id}: expired, refunded {refunds}")
+    click.echo(f"{len(expired)} challenges expired")
 
 
 if __name__ == "__main__":

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from payments.config import PaymentSettings
 
 
 @dataclass(frozen=True)
@@ -18,6 +20,8 @@ class Settings:
     rate_limit_storage: str = "memory://"
     write_rate_limit: str = "600 per minute"
     auth_failure_limit: str = "30 per minute"
+    # The payment provider: `manual` (default) or `stripe` (IPX_PAYMENTS_PROVIDER, IPX_STRIPE_*).
+    payments: PaymentSettings = field(default_factory=PaymentSettings)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -29,4 +33,5 @@ class Settings:
             rate_limit_storage=os.environ.get("IPX_RATE_LIMIT_STORAGE", "memory://"),
             write_rate_limit=os.environ.get("IPX_WRITE_RATE_LIMIT", "600 per minute"),
             auth_failure_limit=os.environ.get("IPX_AUTH_FAILURE_LIMIT", "30 per minute"),
+            payments=PaymentSettings.from_env(os.environ),
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from contracts.services import licence_units, licences
+from contracts.services import challenges, equity_deals, licence_units, licences, startups
 from exchange.services import markets, trading
 from ledger.actor import Actor
 from ledger.clock import utcnow
@@ -82,6 +83,90 @@ def _licence_units(sessions: sessionmaker[Session], university: Actor, kowloon: 
     licence_units.consume_units(UnitOfWork(sessions), kowloon, tranche.id, 12_500)
 
 
+def _equity_deal(sessions: sessionmaker[Session], operator: Actor, university: Actor,
+                 party: Callable[[str, str, str], Actor], asset_id: str) -> None:
+    """A start-up licenses the battery patent (grid storage, Hong Kong, exclusive) for shares:
+    it offers 4%, the university counters with 5% of the fully diluted shares after issuance
+    (the most the HKU-2023 policy asks) and some cash, and the start-up accepts: the licence,
+    the shares (units of the start-up's equity instrument) and the cash in one transaction."""
+    startup = party("startup", "Volta Grid Storage Ltd", "startup")
+    startups.register_share_capital(UnitOfWork(sessions), startup, startup.party_id, {
+        "legal_name": "Volta Grid Storage Limited", "formation_date": date(2025, 6, 1),
+        "country_of_formation": "HK", "currency": "HKD",
+        "classes": [{"name": "ordinary", "authorised": 10_000_000}],
+        "stakeholders": [{"id": "founder-1", "name": "Grace Wong"},
+                         {"id": "founder-2", "name": "Henry Lau"}],
+        "issuances": [{"id": "founding-1", "stakeholder": "founder-1", "share_class": "ordinary",
+                       "shares": 600_000, "date": date(2025, 6, 1)},
+                      {"id": "founding-2", "stakeholder": "founder-2", "share_class": "ordinary",
+                       "shares": 400_000, "date": date(2025, 6, 1)}]})
+    money.deposit(UnitOfWork(sessions), operator, startup.party_id, "100000.00", "HKD",
+                  "DEMO-VOLTA", client_id="deposit:DEMO-VOLTA")
+    deal = equity_deals.propose(
+        UnitOfWork(sessions), startup, university_id=university.party_id, asset_id=asset_id,
+        licence_terms=_licence_terms(
+            university, asset_id, licensee=startup.party_id, exclusivity="exclusive",
+            field_of_use=[{"code": "grid_storage", "label": "Stationary grid storage"}],
+            territory=["HK"], royalty={"tiers": [{"from": "0", "rate": "2"}]}),
+        terms={"shares": 41_666, "share_class": "ordinary"})
+    countered = equity_deals.counter(
+        UnitOfWork(sessions), university, deal.deal.id,
+        terms={"shares": 52_631, "share_class": "ordinary",
+               "cash": {"amount": "50000.00", "currency": "HKD"}})
+    equity_deals.accept(UnitOfWork(sessions), startup, deal.deal.id, countered.deal.terms_hash)
+
+
+def _challenge(sessions: sessionmaker[Session], operator: Actor,
+               party: Callable[[str, str, str], Actor], university: Actor, alice: Actor,
+               bob: Actor, kowloon: Actor) -> None:
+    """Kowloon Devices posts a challenge (揭榜掛帥) with a bounty, and the Innovation and
+    Technology Commission confirms matching funds; the university's team with Alice and Bob
+    wins it. The prototype milestone is paid; the field trial is rejected once, reported
+    again and paid; the resulting patent is registered, owned by the university with an
+    exclusive licence to Kowloon (the challenge's IP terms)."""
+    itc = party("government", "Innovation and Technology Commission", "government")
+    for who, amount in ((itc, "300000.00"), (kowloon, "400000.00")):
+        money.deposit(UnitOfWork(sessions), operator, who.party_id, amount, "HKD",
+                      f"DEMO-CHALLENGE-{who.party_id}",
+                      client_id=f"deposit:DEMO-CHALLENGE-{who.party_id}")
+    hkd = "HKD"
+    posted = challenges.post_challenge(UnitOfWork(sessions), kowloon, {
+        "title": "Battery-free vibration sensor for factory motors",
+        "problem": "Our sensor nodes need batteries changed every 18 months. We want a node "
+                   "that harvests enough energy from motor vibration to report every minute.",
+        "field": "industrial-iot", "deadline": utcnow() + timedelta(days=60),
+        "bounty": {"amount": Decimal("300000.00"), "currency": hkd},
+        "matching": {"party_id": itc.party_id,
+                     "amount": {"amount": Decimal("150000.00"), "currency": hkd}},
+        "milestones": [{"key": "prototype", "title": "Bench prototype reporting every minute",
+                        "percent": Decimal("40")},
+                       {"key": "field-trial", "title": "Eight-week trial on a factory floor",
+                        "percent": Decimal("60")}],
+        "ip_terms": "exclusive_licence"})
+    cid = posted.challenge.id
+    challenges.confirm_matching(UnitOfWork(sessions), itc, cid)
+    team = challenges.apply(UnitOfWork(sessions), alice, cid, {
+        "members": [{"party": university.party_id, "percent": Decimal("40")},
+                    {"party": alice.party_id, "percent": Decimal("35")},
+                    {"party": bob.party_id, "percent": Decimal("25")}],
+        "university": university.party_id},
+        "A piezoelectric harvester tuned to 50 Hz motor vibration, with our mesh radio.")
+    team_id = team.application.id
+    challenges.shortlist(UnitOfWork(sessions), kowloon, cid, [team_id])
+    challenges.award(UnitOfWork(sessions), kowloon, cid, team_id)
+    challenges.report_milestone(UnitOfWork(sessions), alice, cid, "prototype")
+    challenges.accept_milestone(UnitOfWork(sessions), kowloon, cid, "prototype")
+    challenges.report_milestone(UnitOfWork(sessions), bob, cid, "field-trial")
+    challenges.reject_milestone(UnitOfWork(sessions), kowloon, cid, "field-trial",
+                                "the trial ran three weeks, not the eight agreed")
+    challenges.report_milestone(UnitOfWork(sessions), bob, cid, "field-trial")
+    challenges.accept_milestone(UnitOfWork(sessions), kowloon, cid, "field-trial")
+    challenges.register_result(
+        UnitOfWork(sessions), university, cid,
+        title="Vibration-harvesting wireless sensor node", kind="patent", jurisdiction="HK",
+        inventors=None, application_number="HK32026000042.1")
+
+
 def _inventor_instrument(listing: assets.AssetListing) -> str:
     return next(i.id for i in listing.instruments if i.unit_class == "inventor")
 
@@ -141,6 +226,8 @@ def load_demo(sessions: sessionmaker[Session], home: Path) -> Path | None:
                            "royalty", "KOWLOON-DEVICES-2026-Q3")
     _license(sessions, operator, university, kowloon, shenzhen, listing.asset.id)
     _licence_units(sessions, university, kowloon, shenzhen, battery.asset.id)
+    _equity_deal(sessions, operator, university, party, battery.asset.id)
+    _challenge(sessions, operator, party, university, alice, bob, kowloon)
     for who, instrument, quantity, price in ((alice, sensor_units, 20_000, "2.50"),
                                              (alice, sensor_units, 20_000, "2.60"),
                                              (bob, battery_units, 50_000, "1.20")):

@@ -16,6 +16,7 @@ from ledger.errors import (
     NotFound,
     PermissionDenied,
 )
+from payments.provider import ProviderUnavailable
 
 PROBLEM_BASE = "https://ipx.dev/problems/"
 PROBLEM_JSON = "application/problem+json"
@@ -26,6 +27,7 @@ _STATUS: list[tuple[type[DomainError], int]] = [
     (PermissionDenied, 403),
     (IdempotencyConflict, 422),
     (Conflict, 409),
+    (ProviderUnavailable, 503),  # the payment provider did not answer: retry later
 ]
 
 

@@ -435,7 +435,7 @@ def profile_in_process(url: str, home: Path, market: Market, orders: int) -> Non
     """The same orders through the Flask app in this process (test client, no gunicorn, one
     at a time) under cProfile, with the SQL statements each order runs: where an order's
     time goes."""
-    from sqlalchemy import event
+    from sqlalchemy import Engine, event
 
     from api.app import create_app
     from api.config import Settings
@@ -458,7 +458,8 @@ def profile_in_process(url: str, home: Path, market: Market, orders: int) -> Non
             "side": rng.choice(("buy", "sell")), "type": "limit",
             "price": f"{ticks // 100}.{ticks % 100:02d}", "quantity": rng.randint(1, 20)}))
     before = counts(url)
-    event.listen(engine, "before_cursor_execute", count)
+    # Every engine of the app: on SQLite the API-key lookup has its own (api/auth.py).
+    event.listen(Engine, "before_cursor_execute", count)
     profiler = cProfile.Profile()
     t0 = time.perf_counter()
     profiler.enable()
@@ -466,7 +467,7 @@ def profile_in_process(url: str, home: Path, market: Market, orders: int) -> Non
         client.post("/v1/orders", json=body, headers={"Authorization": f"Bearer {key}"})
     profiler.disable()
     seconds = time.perf_counter() - t0
-    event.remove(engine, "before_cursor_execute", count)
+    event.remove(Engine, "before_cursor_execute", count)
     after = counts(url)
     engine.dispose()
     say(f"  in-process profile: {orders} orders one at a time through the Flask test client: "

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import hashlib
 import io
 import json
 import os
@@ -126,9 +127,9 @@ def timed(fn: Callable[[], T], profile: bool) -> tuple[T, float, str]:
 
 
 class Breakdown:
-    """Wall time spent in a few named functions of the revenue path while active (calls nest:
-    `post_transaction` includes `_ensure_accounts`, the canonical encodings and the flushes
-    that happen inside it). Wraps module attributes of this process only."""
+    """Wall and CPU time spent in a few named functions of the revenue path while active
+    (calls nest: `post_transaction` includes `_ensure_accounts`, the encoding and the writes
+    inside it). Wraps module attributes of this process only."""
 
     def __init__(self) -> None:
         import ledger.accounts
@@ -136,44 +137,36 @@ class Breakdown:
         import ledger.services.revenue
 
         self.targets: list[tuple[Any, str, str]] = [
-            (ledger.services.revenue, "_holders", "revenue._holders (holders query)"),
-            (ledger.services.revenue, "run_waterfall", "run_waterfall (pure split)"),
-            (ledger.services.revenue, "post_transaction", "post_transaction (all of it)"),
-            (ledger.accounts, "_ensure_accounts", "  _ensure_accounts (lock/create)"),
-            (ledger.accounts, "canonical_bytes", "  canonical_bytes for request_hash"),
+            (ledger.services.revenue, "_holders", "holders query (_holders)"),
+            (ledger.services.revenue, "run_waterfall", "waterfall (run_waterfall, pure)"),
+            (ledger.services.revenue, "post_transaction", "post_transaction, all of it"),
+            (ledger.accounts, "canonical_value", "  encode data once (canonical_value)"),
+            (ledger.accounts, "_ensure_accounts", "  lock/create accounts"),
+            (ledger.accounts, "_write_balances", "  update balances"),
             (ledger.journal.JournalWriter, "append", "  JournalWriter.append"),
-            (ledger.journal, "canonical_bytes", "    canonical_bytes of the entry"),
-            (Session, "commit", "Session.commit (final flush + COMMIT)"),
+            (ledger.journal, "canonical_bytes", "    encode the entry (data spliced)"),
+            (ledger.accounts, "_insert_postings", "  insert postings"),
+            (ledger.services.revenue, "_insert_lines", "insert distribution lines"),
+            (Session, "commit", "Session.commit (COMMIT)"),
         ]
         self.seconds: dict[str, float] = defaultdict(float)
-        self.flushes: list[str] = []
+        self.cpu: dict[str, float] = defaultdict(float)
         self.saved: list[tuple[Any, str, Any]] = []
 
     def _wrap(self, fn: Callable[..., Any], label: str) -> Callable[..., Any]:
         def wrapper(*a: Any, **k: Any) -> Any:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             try:
                 return fn(*a, **k)
             finally:
                 self.seconds[label] += time.perf_counter() - t0
+                self.cpu[label] += time.process_time() - c0
         return wrapper
 
     def __enter__(self) -> Breakdown:
         for owner, name, label in self.targets:
             self.saved.append((owner, name, getattr(owner, name)))
             setattr(owner, name, self._wrap(getattr(owner, name), label))
-        flush = Session.flush
-        flushes = self.flushes
-
-        def timed_flush(session: Session, objects: Any = None) -> None:
-            dirty, new = len(session.dirty), len(session.new)
-            t0 = time.perf_counter()
-            flush(session, objects)
-            if dirty + new > 100:
-                flushes.append(f"ORM flush of {dirty:,} changed + {new:,} new objects: "
-                               f"{time.perf_counter() - t0:.2f} s")
-        self.saved.append((Session, "flush", flush))
-        Session.flush = timed_flush  # type: ignore[method-assign]
         return self
 
     def __exit__(self, *_: Any) -> None:
@@ -181,8 +174,8 @@ class Breakdown:
             setattr(owner, name, fn)
 
     def lines(self) -> list[str]:
-        return [f"{label:<42} {self.seconds[label]:6.2f} s" for _, _, label in self.targets
-                ] + self.flushes
+        return [f"{label:<42} {self.seconds[label]:6.2f} s wall {self.cpu[label]:6.2f} s CPU"
+                for _, _, label in self.targets]
 
 
 def ipx_command(url: str, home: Path, *args: str) -> tuple[int, str, float]:
@@ -620,7 +613,10 @@ def bench_statement(url: str, home: Path, party: str, args: argparse.Namespace) 
         f"{len(statement['lines']):,} lines ("
         + ", ".join(f"{n:,} {k}" for k, n in sorted(kinds.items()))
         + f"), {paths / max(1, len(statement['lines'])):.1f} hashes per proof, tree size "
-        f"{statement['checkpoint']['tree_size']:,}")
+        f"{statement['checkpoint']['tree_size']:,}; lines digest "
+        # The same seeded journal on both engines: the lines (entries, amounts, proofs) must
+        # be byte-identical, whatever queries fetched them.
+        f"{hashlib.sha256(json.dumps(statement['lines']).encode()).hexdigest()[:16]}")
     if profile:
         say(profile)
     with tempfile.TemporaryDirectory(prefix="ipx-bench-statement-") as tmp:

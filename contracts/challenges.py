@@ -14,6 +14,18 @@ milestone is accepted the challenge is completed. Withdrawal before the award, o
 the deadline without one, refunds every hold. States: :data:`contracts.lifecycle.CHALLENGE`
 and :data:`contracts.lifecycle.CHALLENGE_MILESTONE`.
 
+**Matching funds are committed by the government itself.** Nobody can hold another party's
+money: a challenge posted with matching funds holds only the poster's bounty and waits
+(``awaiting_matching``) until the government party confirms, which holds its amount; only
+then does it open for applications. The poster may withdraw meanwhile, and a challenge whose
+matching funds were never confirmed expires at its deadline, refunding the bounty.
+
+**Cancelling an awarded challenge.** An award has no withdrawal (the team relies on it), but a
+team may never deliver: once the deadline has passed, the operator may cancel an awarded
+challenge with a recorded reason. Every milestone already accepted stays paid; what is still
+held goes back to each funder. Each accepted milestone released the same percentage of every
+funder's hold, so what remains is each funder's pro-rata share of the unpaid funds.
+
 **Money** is integer minor units of the challenge's currency, and is conserved exactly:
 every minor unit held is, in the end, either paid to a team party or refunded to its funder.
 An :class:`Escrow` tracks, per funder, what was held, released and refunded, and refuses
@@ -74,7 +86,10 @@ __all__ = [
     "accept_milestone",
     "apply_to_challenge",
     "award_challenge",
+    "cancel_challenge",
+    "confirm_matching",
     "expire_challenge",
+    "ip_arrangement",
     "milestone_release",
     "parse_challenge",
     "parse_team",
@@ -490,6 +505,17 @@ class Escrow:
             released[funder] += amount
         return replace(self, released=released)
 
+    def add(self, funder: str, amount: int) -> Escrow:
+        """The escrow after holding ``amount`` more minor units from a new ``funder`` (the
+        government confirming its matching funds). ``InvalidInput`` if it already holds."""
+        if funder in self.held:
+            raise InvalidInput(f"'{funder}' already holds funds for this challenge",
+                               field="funder")
+        _minor(amount, "amount")
+        return replace(self, held={**self.held, funder: amount},
+                       released={**self.released, funder: 0},
+                       refunded={**self.refunded, funder: 0})
+
     def refund_all(self) -> tuple[Escrow, dict[str, int]]:
         """Return everything still held to its funder: the new escrow and the refunds."""
         refunds = refund_on_withdrawal_or_expiry(self)
@@ -659,10 +685,31 @@ def _before_deadline(challenge: Challenge, now: datetime, what: str) -> None:
 
 
 def post_challenge(spec: ChallengeSpec) -> Challenge:
-    """A new open challenge with the bounty (and matching funds) held."""
+    """A new challenge with the poster's bounty held: open, or, with matching funds, awaiting
+    the government's confirmation (:func:`confirm_matching`), which holds its funds."""
     _check_spec(spec, "challenge")
-    return Challenge(spec, CHALLENGE.initial, Escrow.hold(spec.currency, spec.funds),
+    state = CHALLENGE.initial if spec.matching is None else ChallengeState.AWAITING_MATCHING
+    return Challenge(spec, state, Escrow.hold(spec.currency, {spec.poster: spec.bounty}),
                      tuple(MilestoneProgress(m.key) for m in spec.milestones))
+
+
+def confirm_matching(challenge: Challenge, *, by: str, now: datetime
+                     ) -> tuple[Challenge, int]:
+    """The government party named for matching funds confirms them, before the deadline:
+    they are held and the challenge opens. Returns the challenge and the amount held.
+
+    Refuses (``PermissionDenied``) anyone but that party, and (``Conflict``) a challenge not
+    awaiting matching funds or past its deadline.
+    """
+    _identifier(by, "by")
+    matching = challenge.spec.matching
+    if matching is None or by != matching.party:
+        raise PermissionDenied("only the government party named for the matching funds may "
+                               "confirm them", field="by")
+    state = transition(CHALLENGE, challenge.state, ChallengeEvent.CONFIRM_MATCHING)
+    _before_deadline(challenge, now, "confirming matching funds")
+    escrow = challenge.escrow.add(matching.party, matching.amount)
+    return replace(challenge, state=state, escrow=escrow), matching.amount
 
 
 def apply_to_challenge(challenge: Challenge, application: Application, *,
@@ -673,6 +720,9 @@ def apply_to_challenge(challenge: Challenge, application: Application, *,
     a team without a university when the IP terms give the result to the team's university.
     """
     f = "application"
+    if challenge.state == ChallengeState.AWAITING_MATCHING:
+        raise Conflict("the challenge opens once the government party has confirmed its "
+                       "matching funds", field="state")
     if challenge.state not in (ChallengeState.OPEN, ChallengeState.SHORTLISTED):
         raise Conflict(f"applications are closed: the challenge is '{challenge.state}'",
                        field="state")
@@ -814,13 +864,33 @@ def withdraw_challenge(challenge: Challenge, *, by: str) -> tuple[Challenge, dic
 
 
 def expire_challenge(challenge: Challenge, *, now: datetime) -> tuple[Challenge, dict[str, int]]:
-    """The deadline passed without an award: the challenge expires and every hold is
-    refunded. Refuses (``Conflict``) before the deadline."""
+    """The deadline passed without an award (or without confirmed matching funds): the
+    challenge expires and every hold is refunded. Refuses (``Conflict``) before the
+    deadline."""
     _utc(now, "now")
     state = transition(CHALLENGE, challenge.state, ChallengeEvent.EXPIRE)
     if now < challenge.spec.deadline:
         raise Conflict(f"the deadline is {challenge.spec.deadline.isoformat()}; the challenge "
                        "cannot expire before it", field="now")
+    escrow, refunds = challenge.escrow.refund_all()
+    return replace(challenge, state=state, escrow=escrow), refunds
+
+
+def cancel_challenge(challenge: Challenge, *, reason: str, now: datetime
+                     ) -> tuple[Challenge, dict[str, int]]:
+    """Cancel an awarded challenge whose team has not delivered, once the deadline has
+    passed (the operator decides; see the module docstring). Accepted milestones stay paid;
+    everything still held is refunded to its funder. Returns the challenge and the refunds.
+
+    Refuses (``Conflict``) before the deadline and in any state but awarded, and
+    (``InvalidInput``, field ``reason``) a blank reason.
+    """
+    _utc(now, "now")
+    state = transition(CHALLENGE, challenge.state, ChallengeEvent.CANCEL)
+    _text(reason, "reason", _MAX_REASON)
+    if now < challenge.spec.deadline:
+        raise Conflict(f"the deadline is {challenge.spec.deadline.isoformat()}; an awarded "
+                       "challenge can be cancelled only after it", field="now")
     escrow, refunds = challenge.escrow.refund_all()
     return replace(challenge, state=state, escrow=escrow), refunds
 
@@ -847,7 +917,12 @@ def result_ip(challenge: Challenge) -> ResultIp:
     if challenge.state != ChallengeState.COMPLETED or team is None:
         raise Conflict(f"the result is registered once the challenge is completed; this one "
                        f"is '{challenge.state}'", field="state")
-    terms, poster = challenge.spec.ip_terms, challenge.spec.poster
+    return ip_arrangement(challenge.spec.ip_terms, challenge.spec.poster, team)
+
+
+def ip_arrangement(terms: IpTerms, poster: str, team: Team) -> ResultIp:
+    """Who will own and who will license the result under ``terms``, for the poster and an
+    awarded ``team``: what the award signs into the journal and :func:`result_ip` applies."""
     if terms is IpTerms.ASSIGN:
         return ResultIp(terms, (poster,), None, None, team.parties)
     if team.university is None:  # cannot happen: required at application under these terms

@@ -62,6 +62,7 @@ from contracts.terms import LicenceTerms, percent_text, terms_hash
 from ledger.canonical import canonical_bytes
 from ledger.currency import CURRENCIES, format_minor, parse_amount, to_minor
 from ledger.errors import Conflict, InvalidInput, PermissionDenied
+from ledger.policy import resolve_policy
 
 __all__ = [
     "DEAL_TERMS_SCHEMA",
@@ -82,6 +83,7 @@ __all__ = [
     "execute_deal",
     "max_shares_within_cap",
     "parse_deal_terms",
+    "policy_equity_cap",
     "propose_deal",
     "reject_deal",
     "withdraw_deal",
@@ -172,6 +174,24 @@ def equity_cap(spec: str | Mapping[str, Any], *, field: str = "equity_cap") -> E
         raise InvalidInput("is required", field=f"{field}.max_percent")
     return EquityCap(policy, _percent(spec["max_percent"], f"{field}.max_percent",
                                       low_exclusive=True))
+
+
+def policy_equity_cap(policy: Mapping[str, Any]) -> EquityCap:
+    """The cap a pinned distribution policy (its canonical body) sets for its asset.
+
+    A policy states it as ``equity_cap`` (a percent, see :mod:`ledger.policy`). A preset
+    pinned as published (its body exactly the preset's, so its hash is the preset's) caps
+    at its :data:`EQUITY_CAP_PRESETS` entry, so ``hku-2023`` asks at most 5% without its
+    pinned hash changing. Any other policy states no cap: only the authorised shares limit
+    the deal (a cap of 100%).
+    """
+    name = policy.get("name", "custom")
+    stated = policy.get("equity_cap")
+    if stated is not None:
+        return equity_cap({"policy": name, "max_percent": stated}, field="policy.equity_cap")
+    if name in EQUITY_CAP_PRESETS and dict(policy) == resolve_policy(name):
+        return equity_cap(name)
+    return EquityCap(name if _POLICY_NAME.match(str(name)) else "custom", _HUNDRED)
 
 
 def max_shares_within_cap(fully_diluted_before: int, cap: EquityCap) -> int:

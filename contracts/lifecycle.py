@@ -247,6 +247,11 @@ def transition(machine: StateMachine, state: str, event: str) -> str:
 #     shortlisted --award--> awarded --complete--> completed       (every milestone accepted)
 #     open | shortlisted --withdraw--> withdrawn                   (only before an award)
 #     open | shortlisted --expire--> expired                       (deadline passed, no award)
+#     awaiting_matching --confirm_matching--> open   (with matching funds: the government
+#                                                     holds its own money before it opens)
+#     awaiting_matching --withdraw | expire--> withdrawn | expired
+#     awarded --cancel--> cancelled   (the operator, after the deadline, when the team does
+#                                      not deliver: the unpaid holds go back to the funders)
 #
 # Challenge milestone::
 #
@@ -284,6 +289,8 @@ class ChallengeState(StrEnum):
     COMPLETED = "completed"
     WITHDRAWN = "withdrawn"
     EXPIRED = "expired"
+    AWAITING_MATCHING = "awaiting_matching"
+    CANCELLED = "cancelled"
 
 
 class ChallengeEvent(StrEnum):
@@ -294,6 +301,8 @@ class ChallengeEvent(StrEnum):
     COMPLETE = "complete"
     WITHDRAW = "withdraw"
     EXPIRE = "expire"
+    CONFIRM_MATCHING = "confirm_matching"
+    CANCEL = "cancel"
 
 
 class MilestoneState(StrEnum):
@@ -340,6 +349,10 @@ CHALLENGE = StateMachine(
         (_C.AWARDED, _CE.COMPLETE): _C.COMPLETED,
         **{(s, _CE.WITHDRAW): _C.WITHDRAWN for s in _BEFORE_AWARD},
         **{(s, _CE.EXPIRE): _C.EXPIRED for s in _BEFORE_AWARD},
+        (_C.AWAITING_MATCHING, _CE.CONFIRM_MATCHING): _C.OPEN,
+        (_C.AWAITING_MATCHING, _CE.WITHDRAW): _C.WITHDRAWN,
+        (_C.AWAITING_MATCHING, _CE.EXPIRE): _C.EXPIRED,
+        (_C.AWARDED, _CE.CANCEL): _C.CANCELLED,
     },
 )
 

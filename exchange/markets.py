@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from exchange.models import Market
@@ -47,11 +47,54 @@ class OpenMarket:
         return int(self.tick.scaleb(exponent(self.instrument.currency)))
 
 
-def lock_market(session: Session, instrument_id: str, *, for_trading: bool = True) -> OpenMarket:
+# The instrument and its locked market in one statement: the common case on every order.
+_LOCK_OPEN_MARKET = (select(Instrument.__table__, Market.__table__)
+                     .join_from(Instrument.__table__, Market.__table__,
+                                Market.instrument_id == Instrument.id)
+                     .where(Instrument.id == bindparam("instrument"))
+                     .with_for_update(of=Market.__table__))
+_INSTRUMENT_COLUMNS = [c.key for c in Instrument.__table__.columns]
+_MARKET_COLUMNS = [c.key for c in Market.__table__.columns]
+_MARKET_STATE = ("next_priority", "next_trade_no", "last_price_ticks", "next_auction_at")
+_SAVE_MARKET = (update(Market.__table__).where(Market.instrument_id == bindparam("key"))
+                .values({k: bindparam(k) for k in _MARKET_STATE}))
+
+
+def market_state(market: Market) -> tuple[object, ...]:
+    """What trading changes in a market row (see `save_market_state`)."""
+    return tuple(getattr(market, k) for k in _MARKET_STATE)
+
+
+def save_market_state(session: Session, market: Market) -> None:
+    """Write what trading changes in a detached market row (from `lock_market(detached=True)`)."""
+    session.connection().execute(_SAVE_MARKET, {"key": market.instrument_id,
+                                                **{k: getattr(market, k) for k in _MARKET_STATE}})
+
+
+def lock_market(session: Session, instrument_id: str, *, for_trading: bool = True,
+                detached: bool = False) -> OpenMarket:
     """Lock the instrument's market row (creating it with defaults) for this transaction.
 
-    The row lock is what serialises matching per instrument across API processes.
+    The row lock is what serialises matching per instrument across API processes. `detached`
+    gives objects outside the session (read with one Core statement, no ORM loading): the
+    caller writes what it changes with `save_market_state`.
     """
+    if detached:
+        row = session.connection().execute(_LOCK_OPEN_MARKET,
+                                           {"instrument": instrument_id}).one_or_none()
+        if row is not None:
+            values = list(row)
+            n = len(_INSTRUMENT_COLUMNS)
+            instrument = Instrument(**dict(zip(_INSTRUMENT_COLUMNS, values[:n], strict=True)))
+            market = Market(**dict(zip(_MARKET_COLUMNS, values[n:], strict=True)))
+            if for_trading and market.halted:
+                raise Conflict(f"instrument '{instrument_id}' is halted", field="instrument_id")
+            return OpenMarket(instrument, market)
+        # Missing instrument or first use of the market: the ORM path below creates it, then
+        # the detached read sees it.
+        lock_market(session, instrument_id, for_trading=for_trading)
+        session.flush()
+        return lock_market(session, instrument_id, for_trading=for_trading, detached=True)
     instrument = session.get(Instrument, instrument_id)
     if instrument is None:
         raise NotFound(f"no instrument '{instrument_id}'", field="instrument_id")

@@ -3,15 +3,31 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Executable, bindparam, select
+from sqlalchemy.orm import Session
 
 from exchange.engine import InstrumentRules, Result
 from exchange.engine import Order as BookOrder
 from exchange.markets import OpenMarket
-from exchange.models import Order, Trade
-from exchange.settlement import execute_trade, release
+from exchange.models import Order
+from exchange.settlement import Executed, Settlement
 from ledger.unit_of_work import UnitOfWork
+
+ORDERS = Order.__table__
+_ORDER_COLUMNS = [c.key for c in ORDERS.columns]
+_DUE = select(ORDERS).where(Order.instrument_id == bindparam("instrument"), Order.status_open,
+                            Order.expires_at.is_not(None), Order.expires_at <= bindparam("now"))
+
+
+def detached_orders(session: Session, statement: Executable,
+                    params: dict[str, Any]) -> list[Order]:
+    """Orders read with one Core statement (selecting every column of `orders`) as objects
+    outside the session: no ORM loading or change tracking; a `Settlement` writes what changes."""
+    columns = _ORDER_COLUMNS
+    return [Order(**dict(zip(columns, row, strict=True)))
+            for row in session.connection().execute(statement, params)]
 
 
 def epoch_ms(at: datetime | None) -> int | None:
@@ -35,41 +51,44 @@ def book_rules(om: OpenMarket) -> InstrumentRules:
                            market_model=market.market_model)  # type: ignore[arg-type]
 
 
-def expire_due(uow: UnitOfWork, om: OpenMarket) -> int:
-    """Expire the instrument's GTD orders whose time has come, releasing their holds."""
-    due = list(uow.session.execute(
-        select(Order).where(Order.instrument_id == om.instrument.id, Order.status_open,
-                            Order.expires_at.is_not(None), Order.expires_at <= uow.now)
-    ).scalars())
+def due_orders(uow: UnitOfWork, om: OpenMarket) -> list[Order]:
+    """The instrument's GTD orders whose time has come (to close with `expire`)."""
+    return detached_orders(uow.session, _DUE, {"instrument": om.instrument.id, "now": uow.now})
+
+
+def expire(settlement: Settlement, due: list[Order]) -> int:
+    """Expire the given orders, releasing their holds, in the settlement's command."""
     for order in due:
-        release(uow, om, order, "expired", "expired")
+        settlement.close(order, "expired", "expired")
     return len(due)
 
 
 def apply_result(
-    uow: UnitOfWork, om: OpenMarket, rows: dict[str, Order], result: Result, *,
+    settlement: Settlement, rows: dict[str, Order], result: Result, *,
     limits: dict[str, int | None], auction: bool,
-) -> list[Trade]:
-    """Persist what the engine decided: trades with settlement, then order closures."""
-    trades: list[Trade] = []
+) -> list[Executed]:
+    """Settle what the engine decided: trades with delivery versus payment, then order
+    closures, all into the command's settlement."""
+    market = settlement.om.market
+    trades: list[Executed] = []
     for t in result.trades:
         buy, sell = rows[t.buy_order_id], rows[t.sell_order_id]
         buy_limit = limits.get(buy.id) or buy.price_ticks or t.price
-        trades.append(execute_trade(uow, om, trade_no=t.trade_id, price_ticks=t.price,
-                                    quantity=t.quantity, buy=buy, sell=sell,
-                                    buy_limit_ticks=buy_limit, auction=auction))
-        om.market.next_trade_no = t.trade_id + 1
-        om.market.last_price_ticks = t.price
+        trades.append(settlement.fill(trade_no=t.trade_id, price_ticks=t.price,
+                                      quantity=t.quantity, buy=buy, sell=sell,
+                                      buy_limit_ticks=buy_limit, auction=auction))
+        market.next_trade_no = t.trade_id + 1
+        market.last_price_ticks = t.price
     cancelled = {e.order_id: e.reason for e in result.events
                  if e.kind in ("cancelled", "expired")}
     for order_id, row in rows.items():
         if not row.status_open:
             continue
         if order_id in cancelled:
-            release(uow, om, row, "expired" if cancelled[order_id] == "expired" else "cancelled",
-                    cancelled[order_id] or "cancelled")
+            settlement.close(row, "expired" if cancelled[order_id] == "expired" else "cancelled",
+                             cancelled[order_id] or "cancelled")
         elif row.remaining == 0:
-            release(uow, om, row, "filled", "filled")
+            settlement.close(row, "filled", "filled")
         elif row.filled:
             row.status = "partially_filled"
     return trades

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -23,19 +24,33 @@ class ReplayedOrder:
     trades: list[str] = field(default_factory=list)
 
 
+# Entries of one exchange command: its trades and the orders it closed, as lists in `data`.
+COMMANDS = {"order.placed", "auction.run", "orders.expired"}
+
+
 def rebuild_orders(session: Session) -> dict[str, ReplayedOrder]:
     orders: dict[str, ReplayedOrder] = {}
+
+    def trade(data: dict[str, Any]) -> None:
+        for side in ("buy_order_id", "sell_order_id"):
+            replayed = orders[data[side]]
+            replayed.filled += data["quantity"]
+            replayed.trades.append(data["trade_id"])
+
     for body in journal_bodies(session):
         kind, data = body["kind"], body["data"]
         if kind == "order.placed":
             orders[data["order_id"]] = ReplayedOrder(quantity=data["quantity"])
-        elif kind == "trade.executed":
-            for side in ("buy_order_id", "sell_order_id"):
-                replayed = orders[data[side]]
-                replayed.filled += data["quantity"]
-                replayed.trades.append(data["trade_id"])
+        elif kind == "trade.executed":  # one entry per trade (before one per command)
+            trade(data)
         elif kind == "order.closed":
             orders[data["order_id"]].status = data["status"]
+        if kind in COMMANDS:
+            for executed in data.get("trades", ()):
+                if isinstance(executed, dict):  # an older auction.run listed trade ids only
+                    trade(executed)
+            for closed in data.get("closed", ()):
+                orders[closed["order_id"]].status = closed["status"]
     return orders
 
 

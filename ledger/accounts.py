@@ -1,23 +1,30 @@
-"""The money store: accounts, and posting balanced transactions to them under row locks."""
+"""The money store: accounts, and posting balanced transactions to them under row locks.
+
+A transaction may touch 100,000 accounts (a distribution to every holder of an asset), so the
+store reads, locks, creates and updates accounts with a few set-based statements per
+transaction rather than ORM objects per account: on PostgreSQL one statement each, binding
+arrays (`= ANY(:codes)`, `unnest(...)`); on SQLite, whose writers are already serialised by
+`BEGIN IMMEDIATE`, executemany with prebuilt statements.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import insert, select
+from sqlalchemy import BigInteger, Boolean, Integer, String, any_, bindparam, insert, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
-from ledger.canonical import canonical_bytes
-from ledger.db import insert_missing
+from ledger.canonical import canonical_bytes, canonical_value
 from ledger.errors import IdempotencyConflict
 from ledger.holdings import apply_moves
 from ledger.ids import new_id
 from ledger.journal import SYSTEM_OWNER, AppendedEntry
 from ledger.models import Account, MoneyTransaction
-from ledger.models import Posting as PostingRow
 from ledger.postings import Posting, UnitMove, apply_postings
 from ledger.unit_of_work import UnitOfWork
 
@@ -43,37 +50,100 @@ def request_hash(data: Any) -> str:
     return hashlib.sha256(canonical_bytes(data)).hexdigest()
 
 
-# Codes per statement: a distribution can touch 100,000 accounts, more than one statement may
-# bind (PostgreSQL takes at most 65,535 parameters, a stock SQLite 32,766).
-LOCK_CHUNK = 5000
+class AccountState(NamedTuple):
+    """An account as a transaction needs it: its row id, balance and overdraft rule."""
+
+    id: int
+    balance_minor: int
+    allow_negative: bool
 
 
-def _lock_existing(session: Session, codes: list[str]) -> dict[str, Account]:
-    """Lock the existing accounts among `codes` (sorted), in chunks taken in ascending order,
-    so that the lock order stays the one global order of codes."""
-    found: dict[str, Account] = {}
-    for i in range(0, len(codes), LOCK_CHUNK):
-        query = (select(Account).where(Account.code.in_(codes[i:i + LOCK_CHUNK]))
-                 .order_by(Account.code).with_for_update())
-        found.update((a.code, a) for a in session.execute(query).scalars())
-    return found
+# SQLite binds at most 32,766 parameters per statement; PostgreSQL binds arrays instead.
+SQLITE_CHUNK = 5000
+
+_STATE = (Account.code, Account.id, Account.balance_minor, Account.allow_negative)
+_LOCK_PG = (select(*_STATE).where(Account.code == any_(bindparam("codes", type_=ARRAY(String))))
+            .order_by(Account.code).with_for_update())
+_CREATE_PG = text(
+    "INSERT INTO accounts (code, party_id, currency, purpose, balance_minor, allow_negative) "
+    "SELECT code, party_id, currency, purpose, 0, allow_negative FROM unnest("
+    ":codes, :party_ids, :currencies, :purposes, :allow_negative) "
+    "AS a(code, party_id, currency, purpose, allow_negative) "
+    "ORDER BY code ON CONFLICT (code) DO NOTHING"
+).bindparams(bindparam("codes", type_=ARRAY(String)), bindparam("party_ids", type_=ARRAY(String)),
+             bindparam("currencies", type_=ARRAY(String)),
+             bindparam("purposes", type_=ARRAY(String)),
+             bindparam("allow_negative", type_=ARRAY(Boolean)))
+_CREATE_SQLITE = (
+    "INSERT INTO accounts (code, party_id, currency, purpose, balance_minor, allow_negative) "
+    "VALUES (?, ?, ?, ?, 0, ?) ON CONFLICT (code) DO NOTHING")
+_UPDATE_PG = text(
+    "UPDATE accounts SET balance_minor = b.balance FROM unnest(:ids, :balances) "
+    "AS b(id, balance) WHERE accounts.id = b.id"
+).bindparams(bindparam("ids", type_=ARRAY(Integer)), bindparam("balances", type_=ARRAY(BigInteger)))
+_UPDATE_SQLITE = "UPDATE accounts SET balance_minor = ? WHERE id = ?"
+_INSERT_TRANSACTION = insert(MoneyTransaction)
+_INSERT_POSTINGS_PG = text(
+    "INSERT INTO postings (transaction_id, account_id, amount_minor) "
+    "SELECT :transaction_id, p.account_id, p.amount FROM unnest(:account_ids, :amounts) "
+    "AS p(account_id, amount)"
+).bindparams(bindparam("transaction_id", type_=String),
+             bindparam("account_ids", type_=ARRAY(Integer)),
+             bindparam("amounts", type_=ARRAY(BigInteger)))
+_INSERT_POSTINGS_SQLITE = (
+    "INSERT INTO postings (transaction_id, account_id, amount_minor) VALUES (?, ?, ?)")
 
 
-def _ensure_accounts(session: Session, codes: Sequence[str]) -> dict[str, Account]:
+def _is_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _lock_existing(session: Session, codes: list[str]) -> dict[str, AccountState]:
+    """Lock the existing accounts among `codes` (sorted, distinct) and read their state.
+
+    PostgreSQL locks them in one statement, in code order (the one global lock order);
+    SQLite's writers hold the whole database (`BEGIN IMMEDIATE`), so it only reads them.
+    """
+    session.flush()  # read what the session has changed, not what the database had before
+    connection = session.connection()
+    if _is_postgresql(session):
+        rows = connection.execute(_LOCK_PG, {"codes": codes}).all()
+    else:
+        rows = []
+        for i in range(0, len(codes), SQLITE_CHUNK):
+            chunk = codes[i:i + SQLITE_CHUNK]
+            rows += connection.exec_driver_sql(
+                "SELECT code, id, balance_minor, allow_negative FROM accounts WHERE code IN "
+                f"({', '.join('?' * len(chunk))})", tuple(chunk)).all()
+    return {code: AccountState(id_, balance, allow) for code, id_, balance, allow in rows}
+
+
+def _create(session: Session, codes: list[str]) -> None:
+    """Create the accounts `codes` with balance 0; one created concurrently is not an error."""
+    rows = []
+    for code in codes:
+        owner, currency, purpose = code.split(":")
+        is_system = owner == SYSTEM_OWNER
+        rows.append((code, None if is_system else owner, currency, purpose,
+                     is_system and SYSTEM_PURPOSES.get(purpose, False)))
+    connection = session.connection()
+    if _is_postgresql(session):
+        codes_, owners, currencies, purposes, negative = (list(c) for c in zip(*rows, strict=True))
+        connection.execute(_CREATE_PG, {"codes": codes_, "party_ids": owners,
+                                        "currencies": currencies, "purposes": purposes,
+                                        "allow_negative": negative})
+    else:
+        connection.exec_driver_sql(_CREATE_SQLITE, rows)
+
+
+def _ensure_accounts(session: Session, codes: Iterable[str]) -> dict[str, AccountState]:
     """Lock the accounts (in one stable order, so writers never deadlock), creating any
     that do not exist yet; a concurrent creation of the same account is not an error."""
     wanted = sorted(set(codes))
     found = _lock_existing(session, wanted)
     missing = [code for code in wanted if code not in found]
     if missing:
-        rows = []
-        for code in missing:
-            owner, currency, purpose = code.split(":")
-            is_system = owner == SYSTEM_OWNER
-            rows.append({"code": code, "party_id": None if is_system else owner,
-                         "currency": currency, "purpose": purpose, "balance_minor": 0,
-                         "allow_negative": is_system and SYSTEM_PURPOSES.get(purpose, False)})
-        insert_missing(session, Account, rows, ["code"])
+        _create(session, missing)
         found.update(_lock_existing(session, missing))
     return found
 
@@ -82,6 +152,39 @@ def lock_accounts(session: Session, codes: Sequence[str]) -> None:
     """Lock every account a transaction will touch, up front and in one stable order, so
     that two transactions touching the same accounts can never deadlock."""
     _ensure_accounts(session, codes)
+
+
+def _write_balances(session: Session, accounts: Mapping[str, AccountState],
+                    balances: Mapping[str, int]) -> None:
+    """Store the new balances, and keep any Account object the session holds in step."""
+    changed = [(accounts[code].id, balance) for code, balance in balances.items()
+               if balance != accounts[code].balance_minor]
+    if not changed:
+        return
+    connection = session.connection()
+    if _is_postgresql(session):
+        ids, values = (list(c) for c in zip(*changed, strict=True))
+        connection.execute(_UPDATE_PG, {"ids": ids, "balances": values})
+    else:
+        connection.exec_driver_sql(_UPDATE_SQLITE, [(b, i) for i, b in changed])
+    # The UPDATE bypassed the ORM: an Account loaded earlier in this session would otherwise
+    # go on showing the old balance.
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, Account) and obj.code in balances:
+            set_committed_value(obj, "balance_minor", balances[obj.code])
+
+
+def _insert_postings(session: Session, transaction_id: str,
+                     accounts: Mapping[str, AccountState], postings: Sequence[Posting]) -> None:
+    connection = session.connection()
+    if _is_postgresql(session):
+        connection.execute(_INSERT_POSTINGS_PG, {
+            "transaction_id": transaction_id,
+            "account_ids": [accounts[p.account].id for p in postings],
+            "amounts": [p.amount for p in postings]})
+    else:
+        connection.exec_driver_sql(_INSERT_POSTINGS_SQLITE, [
+            (transaction_id, accounts[p.account].id, p.amount) for p in postings])
 
 
 @dataclass(frozen=True)
@@ -109,8 +212,13 @@ def post_transaction(
     nothing; the same id with different content is refused. The content compared is `data`,
     or `request` when `data` holds something minted afresh on each call (a new id).
     """
-    fingerprint = request_hash({"kind": kind, "data": data if request is None else request,
-                                "postings": [[p.account, p.currency, p.amount] for p in postings]})
+    # `data` is encoded once, for the fingerprint and the journal entry: a distribution's is
+    # 16 MiB. The fingerprint is request_hash({"kind", "data", "postings"}), spliced.
+    data_canonical = canonical_value(data)
+    fingerprint = hashlib.sha256(canonical_bytes(
+        {"kind": kind, "postings": [[p.account, p.currency, p.amount] for p in postings]},
+        encoded={"data": data_canonical if request is None else canonical_value(request)},
+    )).hexdigest()
     if client_id is not None:
         previous = uow.session.execute(
             select(MoneyTransaction).where(MoneyTransaction.client_id == client_id)
@@ -123,30 +231,24 @@ def post_transaction(
                 )
             return Posted(previous.id, None, previous.journal_seq)
 
-    accounts = _ensure_accounts(uow.session, [p.account for p in postings])
+    session = uow.session
+    accounts = _ensure_accounts(session, [p.account for p in postings])
     balances = apply_postings(
         {code: a.balance_minor for code, a in accounts.items()},
         postings,
         lambda code: accounts[code].allow_negative,
     )
-    for code, balance in balances.items():
-        accounts[code].balance_minor = balance
+    _write_balances(session, accounts, balances)
     if unit_moves:
-        apply_moves(uow.session, unit_moves)
+        apply_moves(session, unit_moves)
     entry = uow.journal.append(kind, data, actor=actor, parties=parties, postings=postings,
-                               unit_moves=unit_moves)
-    tx = MoneyTransaction(
-        id=new_id("txn"), client_id=client_id, request_hash=fingerprint, kind=kind,
-        journal_seq=entry.seq, created_at=uow.now,
-    )
-    uow.session.add(tx)
-    uow.session.flush()
-    uow.session.execute(
-        insert(PostingRow),
-        [{"transaction_id": tx.id, "account_id": accounts[p.account].id,
-          "amount_minor": p.amount} for p in postings],
-    )
-    return Posted(tx.id, entry, entry.seq)
+                               unit_moves=unit_moves, data_canonical=data_canonical)
+    transaction_id = new_id("txn")
+    session.connection().execute(_INSERT_TRANSACTION, {
+        "id": transaction_id, "client_id": client_id, "request_hash": fingerprint,
+        "kind": kind, "journal_seq": entry.seq, "created_at": uow.now})
+    _insert_postings(session, transaction_id, accounts, postings)
+    return Posted(transaction_id, entry, entry.seq)
 
 
 def balances_of(session: Session, party_id: str) -> list[Account]:

@@ -86,10 +86,17 @@ class JournalWriter:
         parties: Iterable[str] = (),
         postings: Sequence[Posting] = (),
         unit_moves: Sequence[UnitMove] = (),
+        data_canonical: bytes | None = None,
     ) -> AppendedEntry:
-        """Append one entry; `parties` are the parties it concerns (who may read it)."""
-        # An ORM select, so that it autoflushes what the caller added before appending.
-        head = self.session.execute(_LOCK_HEAD).one()
+        """Append one entry; `parties` are the parties it concerns (who may read it).
+
+        `data_canonical`, if given, is `canonical_value(data)` already computed by the caller:
+        a large `data` (a distribution to 100,000 holders) is then encoded only once."""
+        # Flush what the caller added first (as before: those rows are written before the
+        # head is locked), then lock the head with a Core statement on the same connection.
+        self.session.flush()
+        connection = self.session.connection()
+        head = connection.execute(_LOCK_HEAD).one()
         seq = head.size + 1
         body: dict[str, Any] = {"seq": seq, "at": isoformat(self.at), "kind": kind, "data": data}
         if actor is not None:
@@ -98,13 +105,13 @@ class JournalWriter:
             body["postings"] = [posting_json(p) for p in postings]
         if unit_moves:
             body["units"] = [unit_move_json(m) for m in unit_moves]
-        canonical = canonical_bytes(body)
+        canonical = (canonical_bytes(body) if data_canonical is None else canonical_bytes(
+            {k: v for k, v in body.items() if k != "data"}, encoded={"data": data_canonical}))
         leaf = leaf_hash(canonical)
         chain = chain_next(head.chain_hash, leaf)
         frontier = MerkleFrontier.from_bytes(head.size, head.frontier)
         completed = frontier.append(leaf)
 
-        connection = self.session.connection()
         connection.execute(
             _INSERT_ENTRY,
             {"seq": seq, "kind": kind, "body": canonical.decode(), "leaf_hash": leaf,

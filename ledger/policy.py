@@ -86,7 +86,8 @@ def normalise_policy(raw: Mapping[str, Any], *, field: str = "policy") -> dict[s
     """Validate a policy and return it in canonical form; raise InvalidInput naming the field."""
     if not isinstance(raw, Mapping):
         raise InvalidInput("must be a preset name or a policy object", field=field)
-    known = {"name", "steps", "classes", "tiers", "residual_holder", "units_per_class"}
+    known = {"name", "steps", "classes", "tiers", "residual_holder", "units_per_class",
+             "equity_cap"}
     for key in raw:
         if key not in known:
             raise InvalidInput(f"unknown field '{key}'", field=f"{field}.{key}")
@@ -162,7 +163,7 @@ def normalise_policy(raw: Mapping[str, Any], *, field: str = "policy") -> dict[s
     if isinstance(units, bool) or not isinstance(units, int) or not 1 <= units <= 10**12:
         raise InvalidInput("must be an integer from 1 to 10^12", field=f"{field}.units_per_class")
 
-    return {
+    out: dict[str, Any] = {
         "name": name,
         "steps": steps_out,
         "classes": list(classes),
@@ -170,6 +171,15 @@ def normalise_policy(raw: Mapping[str, Any], *, field: str = "policy") -> dict[s
         "residual_holder": residual,
         "units_per_class": units,
     }
+    # Optional, and absent from the canonical form when not given, so that every policy
+    # pinned before it existed keeps its hash: the most equity (percent of a start-up's
+    # fully diluted shares after issuance) the owner asks for a licence of the asset.
+    if "equity_cap" in raw:
+        cap = _percent(raw["equity_cap"], f"{field}.equity_cap")
+        if cap == 0:
+            raise InvalidInput("a cap must be more than 0", field=f"{field}.equity_cap")
+        out["equity_cap"] = _text(cap)
+    return out
 
 
 def resolve_policy(spec: str | Mapping[str, Any], *, field: str = "policy") -> dict[str, Any]:

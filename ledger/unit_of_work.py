@@ -40,10 +40,9 @@ class UnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        # Detach what was loaded before rolling back, so results a service returns stay readable;
-        # anything not committed is discarded by the rollback.
-        self.session.expunge_all()
-        self.session.rollback()
+        # close() detaches what was loaded first (so results a service returns stay readable,
+        # unexpired) and then rolls back whatever was not committed as it releases the
+        # connection: one step instead of expunge, rollback (which expires), close.
         self.session.close()
 
     def fresh(self) -> UnitOfWork:

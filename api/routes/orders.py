@@ -14,9 +14,12 @@ from exchange.services import trading
 
 blp = Blueprint("orders", __name__, url_prefix="/v1/orders", description="Orders")
 
+# An instance, not the class: webargs would build a new schema for every request it parses.
+ORDER_CREATE = OrderCreateSchema()
+
 
 @blp.route("", methods=["POST"])
-@blp.arguments(OrderCreateSchema)
+@blp.arguments(ORDER_CREATE)
 @blp.response(201, OrderSchema)
 @auth.required
 def place(body: dict[str, Any]) -> Any:

@@ -7,15 +7,27 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from exchange.engine import OrderBook
 from exchange.markets import lock_market
-from exchange.matching import apply_result, book_order, book_rules, expire_due
+from exchange.matching import (
+    ORDERS,
+    apply_result,
+    book_order,
+    book_rules,
+    detached_orders,
+    due_orders,
+    expire,
+)
 from exchange.models import Market, Order
+from exchange.settlement import Settlement
 from ledger.actor import Actor
 from ledger.errors import Conflict
 from ledger.unit_of_work import UnitOfWork
+
+_RESTING = (select(ORDERS).where(Order.instrument_id == bindparam("instrument"), Order.status_open)
+            .order_by(Order.priority))
 
 
 @dataclass(frozen=True)
@@ -34,27 +46,31 @@ class AuctionOutcome:
 
 
 def _run(uow: UnitOfWork, instrument_id: str, actor_id: str | None) -> AuctionOutcome:
-    om = lock_market(uow.session, instrument_id)
+    om = lock_market(uow.session, instrument_id, detached=True)
     market = om.market
     if market.market_model != "call":
         raise Conflict("this instrument trades continuously, not by call auction",
                        field="instrument_id")
-    expire_due(uow, om)
-    rows = list(uow.session.execute(
-        select(Order).where(Order.instrument_id == instrument_id, Order.status_open)
-        .order_by(Order.priority)).scalars())
+    due = due_orders(uow, om)
+    expiring = {o.id for o in due}
+    rows = [o for o in detached_orders(uow.session, _RESTING, {"instrument": instrument_id})
+            if o.id not in expiring]
+    settlement = Settlement(uow, om)
+    settlement.lock([o.party_id for o in rows] + [o.party_id for o in due])
+    expire(settlement, due)
     book = OrderBook(book_rules(om), next_trade_id=market.next_trade_no)
     book.load(book_order(o) for o in rows)
     result = book.run_auction(market.last_price_ticks)
-    trades = apply_result(uow, om, {o.id: o for o in rows}, result, limits={}, auction=True)
+    trades = apply_result(settlement, {o.id: o for o in rows}, result, limits={}, auction=True)
     price = trades[0].price_ticks * om.tick if trades else None
     quantity = sum(t.quantity for t in trades)
     if market.auction_interval_s:
         market.next_auction_at = uow.now + timedelta(seconds=market.auction_interval_s)
-    uow.journal.append(
+    # One entry for the whole auction: its price, every trade and every order it closed.
+    settlement.finish(
         "auction.run",
         {"instrument_id": instrument_id, "price": None if price is None else str(price),
-         "quantity": quantity, "trades": [t.id for t in trades]},
+         "quantity": quantity, "trades": settlement.trades, "closed": settlement.closed},
         actor=actor_id,
     )
     return AuctionOutcome(instrument_id, price, quantity,

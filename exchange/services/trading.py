@@ -1,30 +1,43 @@
 """Orders: one transaction each. Lock the instrument, load only the resting orders that can
-cross, match with the pure engine, settle every fill, and journal it all before commit."""
+cross, match with the pure engine, settle every fill, and journal it all as one entry just
+before commit."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Executable, Integer, and_, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from exchange.cash import buy_hold, notional
 from exchange.engine import OrderBook
 from exchange.markets import OpenMarket, lock_market, read_market
-from exchange.matching import apply_result, book_order, book_rules, epoch_ms, expire_due
+from exchange.matching import (
+    ORDERS,
+    apply_result,
+    book_order,
+    book_rules,
+    detached_orders,
+    due_orders,
+    epoch_ms,
+    expire,
+)
 from exchange.models import Order, Trade
-from exchange.settlement import hold_for, release
-from ledger.accounts import AVAILABLE, FEES, HELD, lock_accounts, party_account, system_account
+from exchange.settlement import Settlement, order_json
 from ledger.actor import Actor
-from ledger.currency import parse_amount
+from ledger.currency import format_minor, parse_amount
 from ledger.errors import Conflict, InvalidInput, NotFound
 from ledger.ids import new_id
 from ledger.models import Instrument
 from ledger.unit_of_work import UnitOfWork
 
 PAGE = 200
+# Most orders fill against the first few resting ones: a small first page saves loading (and
+# building ORM objects for) up to PAGE orders that stay untouched; later pages grow to PAGE.
+FIRST_PAGE = 8
 REJECTIONS = {
     "post_only_would_cross": ("a post-only order would trade on entry", "post_only"),
     "fok_unfillable": ("a fill-or-kill order cannot be filled in full now", "time_in_force"),
@@ -74,41 +87,65 @@ def _price_ticks(om: OpenMarket, price: Decimal) -> int:
     return int(ticks)
 
 
+_BOOK_QUERIES: dict[tuple[str, bool, bool, bool, bool], Executable] = {}
+
+
+def _book_query(side: str, limit: bool, after: bool, owner: bool, count: bool) -> Executable:
+    """One side's resting orders in price-time priority, built once per shape."""
+    key = (side, limit, after, owner, count)
+    query = _BOOK_QUERIES.get(key)
+    if query is None:
+        q = select(ORDERS).where(Order.instrument_id == bindparam("instrument"),
+                                 Order.status_open, Order.side == side)
+        if owner:
+            q = q.where(Order.party_id == bindparam("owner"))
+        if limit:
+            q = q.where(Order.price_ticks <= bindparam("limit") if side == "sell"
+                        else Order.price_ticks >= bindparam("limit"))
+        if after:
+            better = (Order.price_ticks > bindparam("after_price") if side == "sell"
+                      else Order.price_ticks < bindparam("after_price"))
+            q = q.where(or_(better, and_(Order.price_ticks == bindparam("after_price"),
+                                         Order.priority > bindparam("after_priority"))))
+        price_order = Order.price_ticks.asc() if side == "sell" else Order.price_ticks.desc()
+        q = q.order_by(price_order, Order.priority.asc())
+        if count:
+            q = q.limit(bindparam("count", type_=Integer(), literal_execute=True))
+        query = _BOOK_QUERIES[key] = q
+    return query
+
+
 def _open_orders(session: Session, instrument_id: str, side: str, *, limit_ticks: int | None,
                  after: tuple[int, int] | None, count: int | None,
                  owner: str | None = None) -> list[Order]:
     """Resting orders of one side in price-time priority, optionally only those that cross."""
-    query = select(Order).where(Order.instrument_id == instrument_id, Order.status_open,
-                                Order.side == side)
-    if owner is not None:
-        query = query.where(Order.party_id == owner)
-    price_order = Order.price_ticks.asc() if side == "sell" else Order.price_ticks.desc()
-    if limit_ticks is not None:
-        query = query.where(Order.price_ticks <= limit_ticks if side == "sell"
-                            else Order.price_ticks >= limit_ticks)
+    params: dict[str, Any] = {"instrument": instrument_id, "owner": owner,
+                              "limit": limit_ticks, "count": count}
     if after is not None:
-        price, priority = after
-        better = Order.price_ticks > price if side == "sell" else Order.price_ticks < price
-        query = query.where(or_(better, and_(Order.price_ticks == price,
-                                             Order.priority > priority)))
-    return list(session.execute(query.order_by(price_order, Order.priority.asc())
-                                .limit(count)).scalars())
+        params["after_price"], params["after_priority"] = after
+    query = _book_query(side, limit_ticks is not None, after is not None, owner is not None,
+                        count is not None)
+    return detached_orders(session, query, params)
 
 
 def _crossing(session: Session, om: OpenMarket, side: str, limit_ticks: int | None,
-              owner: str, quantity: int) -> list[Order]:
-    """Load opposite orders page by page until others' quantity covers the order."""
+              owner: str, quantity: int, expiring: set[str]) -> list[Order]:
+    """Load opposite orders page by page until others' quantity covers the order (orders
+    about to expire are left out)."""
     other = "sell" if side == "buy" else "buy"
     loaded: list[Order] = []
     covered = 0
     after: tuple[int, int] | None = None
+    count = FIRST_PAGE
     while covered < quantity:
         page = _open_orders(session, om.instrument.id, other, limit_ticks=limit_ticks,
-                            after=after, count=PAGE)
-        loaded += page
-        covered += sum(o.remaining for o in page if o.party_id != owner)
-        if len(page) < PAGE:
+                            after=after, count=count)
+        loaded += [o for o in page if o.id not in expiring]
+        covered += sum(o.remaining for o in page
+                       if o.party_id != owner and o.id not in expiring)
+        if len(page) < count:
             break
+        count = min(count * 4, PAGE)
         last = page[-1]
         after = (last.price_ticks or 0, last.priority)
     return loaded
@@ -138,7 +175,7 @@ def _market_limit(om: OpenMarket, side: str, resting: list[Order], owner: str,
 def place_order(uow: UnitOfWork, actor: Actor, request: OrderRequest) -> OrderView:
     """Validate, hold, match, settle and journal one order, atomically."""
     with uow:
-        om = lock_market(uow.session, request.instrument_id)
+        om = lock_market(uow.session, request.instrument_id, detached=True)
         market = om.market
         session = uow.session
         if request.type == "limit":
@@ -169,11 +206,12 @@ def place_order(uow: UnitOfWork, actor: Actor, request: OrderRequest) -> OrderVi
                 < market.min_order_value_minor):
             raise InvalidInput("the order is below the minimum order value", field="quantity")
 
-        expire_due(uow, om)
+        due = due_orders(uow, om)
+        expiring = {o.id for o in due}
         continuous = market.market_model == "continuous"
         if continuous:
             resting = _crossing(session, om, request.side, price_ticks, actor.party_id,
-                                request.quantity)
+                                request.quantity, expiring)
         else:
             # A call market matches only at its auction; now only the caller's own crossing
             # orders matter, for self-trade prevention at entry.
@@ -181,6 +219,7 @@ def place_order(uow: UnitOfWork, actor: Actor, request: OrderRequest) -> OrderVi
                                    "sell" if request.side == "buy" else "buy",
                                    limit_ticks=price_ticks, after=None, count=None,
                                    owner=actor.party_id)
+            resting = [o for o in resting if o.id not in expiring]
         limit_ticks = price_ticks
         if request.type == "market":
             # A market order never trades through its band: it only sees orders inside it.
@@ -190,11 +229,10 @@ def place_order(uow: UnitOfWork, actor: Actor, request: OrderRequest) -> OrderVi
                                               if request.side == "buy"
                                               else (o.price_ticks or 0) >= limit_ticks)]
 
-        currency = om.instrument.currency
-        parties = {actor.party_id} | {o.party_id for o in resting}
-        lock_accounts(session, [party_account(p, currency, purpose) for p in parties
-                                for purpose in (AVAILABLE, HELD)]
-                      + [system_account(currency, FEES)])
+        settlement = Settlement(uow, om)
+        settlement.lock([actor.party_id, *(o.party_id for o in resting),
+                         *(o.party_id for o in due)])
+        expire(settlement, due)
 
         order = Order(
             id=new_id("ord"), instrument_id=om.instrument.id, party_id=actor.party_id,
@@ -208,8 +246,8 @@ def place_order(uow: UnitOfWork, actor: Actor, request: OrderRequest) -> OrderVi
         market.next_priority += 1
         cash = (buy_hold(limit_ticks or 0, request.quantity, om.tick_minor, market.fee_bps)
                 if request.side == "buy" else 0)
-        hold_for(uow, om, order, cash)
-        session.add(order)
+        settlement.hold(order, cash)
+        settlement.add(order)
 
         book = OrderBook(book_rules(om), next_trade_id=market.next_trade_no)
         book.load(book_order(o) for o in resting)
@@ -222,30 +260,45 @@ def place_order(uow: UnitOfWork, actor: Actor, request: OrderRequest) -> OrderVi
                 detail, field = REJECTIONS.get(event.reason or "invalid", REJECTIONS["invalid"])
                 raise Conflict(detail, field=field)
 
-        fills = apply_result(uow, om, {o.id: o for o in [*resting, order]}, result,
-                       limits={order.id: limit_ticks}, auction=False)
+        fills = apply_result(settlement, {o.id: o for o in [*resting, order]}, result,
+                             limits={order.id: limit_ticks}, auction=False)
+        currency = om.instrument.currency
+        # One entry for the whole command: the order and its hold, every trade it made, and
+        # every order it closed (its own, filled makers, expired ones), with the net postings
+        # and unit moves.
+        settlement.finish("order.placed", {
+            **order_json(order, om),
+            "hold": format_minor(cash, currency) if request.side == "buy" else None,
+            "trades": settlement.trades, "closed": settlement.closed,
+        }, actor=actor.party_id)
         uow.commit()
         return OrderView(order, None if price_ticks is None else price_ticks * om.tick,
                          [Fill(t.id, t.price_ticks * om.tick, t.quantity) for t in fills])
 
 
+_ORDER_BY_ID = select(ORDERS).where(Order.id == bindparam("id"))
+
+
 def _own_order(session: Session, actor: Actor, order_id: str) -> Order:
-    order = session.get(Order, order_id)
-    if order is None or order.party_id != actor.party_id:
+    found = detached_orders(session, _ORDER_BY_ID, {"id": order_id})
+    if not found or found[0].party_id != actor.party_id:
         # Someone else's order is indistinguishable from a missing one.
         raise NotFound(f"no order '{order_id}'", field="id")
-    return order
+    return found[0]
 
 
 def cancel_order(uow: UnitOfWork, actor: Actor, order_id: str) -> OrderView:
     """Cancel the rest of one's own order and release what it holds."""
     with uow:
         order = _own_order(uow.session, actor, order_id)
-        om = lock_market(uow.session, order.instrument_id, for_trading=False)
-        uow.session.refresh(order)
+        om = lock_market(uow.session, order.instrument_id, for_trading=False, detached=True)
+        order = _own_order(uow.session, actor, order_id)  # again, now under the market's lock
         if not order.status_open:
             raise Conflict(f"the order is already {order.status}", field="id")
-        release(uow, om, order, "cancelled", "user")
+        settlement = Settlement(uow, om)
+        settlement.lock([order.party_id])
+        record = settlement.close(order, "cancelled", "user")
+        settlement.finish("order.closed", record, actor=None)
         uow.commit()
         return _view(uow.session, om, order)
 
@@ -295,7 +348,16 @@ def expire_due_orders(uow: UnitOfWork) -> int:
             select(Order.instrument_id).where(Order.status_open, Order.expires_at.is_not(None),
                                               Order.expires_at <= uow.now).distinct()
         ).scalars())
-        expired = sum(expire_due(uow, lock_market(uow.session, i, for_trading=False))
-                      for i in sorted(instruments))
+        expired = 0
+        for instrument_id in sorted(instruments):
+            om = lock_market(uow.session, instrument_id, for_trading=False, detached=True)
+            due = due_orders(uow, om)
+            if not due:
+                continue
+            settlement = Settlement(uow, om)
+            settlement.lock(o.party_id for o in due)
+            expired += expire(settlement, due)
+            settlement.finish("orders.expired", {"instrument_id": instrument_id,
+                                                 "closed": settlement.closed}, actor=None)
         uow.commit()
         return expired

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Protocol
 
 from ledger.accounts import (
     AVAILABLE,
@@ -42,6 +44,18 @@ class DepositReceipt:
     reference: str
     journal_seq: int
 
+
+class PayoutRoute(Protocol):
+    """How withdrawals are paid when a payment provider pays out (the payments package sets
+    one per application or command); with none, the operator settles them by hand."""
+
+    def check(self, uow: UnitOfWork, party_id: str, currency: str, minor: int) -> None: ...
+
+    def dispatch(self, uow: UnitOfWork, withdrawal_id: str) -> Withdrawal: ...
+
+
+# A context variable, not a module global: each application (or test) picks its own provider.
+payout_route: ContextVar[PayoutRoute | None] = ContextVar("ipx_payout_route", default=None)
 
 
 def deposit(
@@ -82,7 +96,10 @@ def request_withdrawal(
 ) -> Withdrawal:
     """A party asks to be paid out: the amount leaves `available` for `payout` at once."""
     minor = positive_minor(amount, currency)
+    route = payout_route.get()
     with uow:
+        if route is not None:  # refuse, changing nothing, what the provider cannot pay
+            route.check(uow, actor.party_id, currency, minor)
         withdrawal = Withdrawal(id=new_id("wdr"), party_id=actor.party_id, currency=currency,
                                 amount_minor=minor, status="requested", created_at=uow.now)
         posted = post_transaction(
@@ -102,15 +119,23 @@ def request_withdrawal(
         )
         if posted.entry is None:  # an idempotent retry: return the first request
             first = uow.session.get_one(JournalEntry, posted.journal_seq)
-            return uow.session.get_one(Withdrawal, json.loads(first.body)["data"]["withdrawal_id"])
-        uow.session.add(withdrawal)
-        uow.commit()
-        return withdrawal
+            withdrawal = uow.session.get_one(
+                Withdrawal, json.loads(first.body)["data"]["withdrawal_id"])
+        else:
+            uow.session.add(withdrawal)
+            uow.commit()
+    if route is not None and withdrawal.status == "requested":
+        # After the commit: the provider is called outside any transaction (a retry of the
+        # request dispatches a still-requested withdrawal again, under the same key).
+        return route.dispatch(uow.fresh(), withdrawal.id)
+    return withdrawal
 
 
 def settle_withdrawal(uow: UnitOfWork, actor: Actor, withdrawal_id: str, paid: bool) -> Withdrawal:
     """The operator confirms a payout was made (`paid`) or cancels it, returning the money."""
     actor.require_operator("settle withdrawals")
+    if payout_route.get() is not None:
+        raise Conflict("withdrawals are paid out by the payment provider, not by hand")
     with uow:
         withdrawal = uow.session.get(Withdrawal, withdrawal_id, with_for_update=True)
         if withdrawal is None:

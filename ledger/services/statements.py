@@ -15,11 +15,16 @@ from ledger.clock import isoformat
 from ledger.currency import exponent, format_minor
 from ledger.errors import InvalidInput
 from ledger.models import Account, JournalEntry, MoneyTransaction, Posting
-from ledger.services.transparency import LogIdentity, inclusion_paths, latest_checkpoint
+from ledger.services.transparency import (
+    LogIdentity,
+    chunks,
+    inclusion_paths,
+    latest_checkpoint,
+    seq_in,
+)
 from ledger.unit_of_work import UnitOfWork
 
 MAX_PERIOD = timedelta(days=400)
-CHUNK = 2000
 
 
 def describe(body: Mapping[str, Any], party_id: str) -> str:
@@ -39,6 +44,13 @@ def describe(body: Mapping[str, Any], party_id: str) -> str:
         return f"Deposit ({data['provider']}, reference {data['reference']})"
     if kind.startswith("money.withdrawal"):
         return f"Withdrawal {data['withdrawal_id']}: {kind.rsplit('_', 1)[-1]}"
+    # An order or auction entry carries every trade the command made (exchange/settlement.py).
+    fills = [f"{'bought' if t['buyer_id'] == party_id else 'sold'} {t['quantity']} at "
+             f"{t['price']}" for t in data.get("trades", ()) if kind in ("order.placed",
+             "auction.run") and isinstance(t, dict) and party_id in (t["buyer_id"],
+                                                                     t["seller_id"])]
+    if fills:
+        return f"Trades in {data['instrument_id']}: " + ", ".join(fills)
     if kind == "order.placed":
         return f"Hold for order {data['order_id']} ({data['side']} {data['quantity']})"
     if kind == "order.closed":
@@ -83,10 +95,10 @@ def build_statement(
         seqs = [seq for seq, _ in amounts]
         # Plain rows, not ORM objects: 10,000 entries load several times faster.
         entries: dict[int, Any] = {}
-        for i in range(0, len(seqs), CHUNK):
-            entries.update((e.seq, e) for e in session.execute(
-                select(JournalEntry.seq, JournalEntry.body, JournalEntry.leaf_hash)
-                .where(JournalEntry.seq.in_(seqs[i:i + CHUNK]))))
+        query = select(JournalEntry.seq, JournalEntry.body, JournalEntry.leaf_hash).where(
+            seq_in(session, JournalEntry.seq, "seqs"))
+        for part in chunks(session, seqs):
+            entries.update((e.seq, e) for e in session.execute(query, {"seqs": part}))
         paths = inclusion_paths(session, seqs, size) if seqs else {}
         lines = []
         for seq, amount in amounts:

@@ -8,7 +8,8 @@ from functools import cache
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import Select, and_, bindparam, or_, select
+from sqlalchemy import BigInteger, Select, and_, any_, bindparam, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -49,22 +50,46 @@ def tree_size(session: Session) -> int:
     return session.execute(select(JournalHead.size).where(JournalHead.id == 1)).scalar_one()
 
 
+def is_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def chunks(session: Session, values: list[int]) -> list[list[int]]:
+    """`values` split for `IN` lists: SQLite caps the parameters of one statement, so chunks
+    of CHUNK; PostgreSQL binds one array (`= ANY(:array)`), so one chunk, parsed and planned
+    once (2,000-placeholder statements cost it more to parse than to run)."""
+    if is_postgresql(session):
+        return [values] if values else []
+    return [values[i:i + CHUNK] for i in range(0, len(values), CHUNK)]
+
+
+def seq_in(session: Session, column: Any, name: str) -> Any:
+    """`column IN :name` (SQLite, expanding) or `column = ANY(:name)` (PostgreSQL, an array)."""
+    if is_postgresql(session):
+        return column == any_(bindparam(name, type_=ARRAY(BigInteger)))
+    return column.in_(bindparam(name, expanding=True))
+
+
 @cache
-def _nodes_on_levels(levels: int) -> Select[tuple[int, int, bytes]]:
-    """Perfect nodes on `levels` levels: `level = :level{k} AND idx IN :idx{k}` for each k.
+def _nodes_on_levels(levels: int, postgresql: bool) -> Select[tuple[int, int, bytes]]:
+    """Perfect nodes on `levels` levels: `level = :level{k} AND idx IN :idx{k}` for each k
+    (`idx = ANY(:idx{k})` on PostgreSQL).
 
     Both engines search the primary key with this, where SQLite scans the whole table for a
     row-value `(level, idx) IN (...)`. Built once per number of levels (at most 64): building
     the clauses on every call cost more than running the query.
     """
+    def idx_in(k: int) -> Any:
+        if postgresql:
+            return MerkleNode.idx == any_(bindparam(f"idx{k}", type_=ARRAY(BigInteger)))
+        return MerkleNode.idx.in_(bindparam(f"idx{k}", expanding=True))
+
     return select(MerkleNode.level, MerkleNode.idx, MerkleNode.hash).where(or_(*(
-        and_(MerkleNode.level == bindparam(f"level{k}"),
-             MerkleNode.idx.in_(bindparam(f"idx{k}", expanding=True)))
-        for k in range(levels))))
+        and_(MerkleNode.level == bindparam(f"level{k}"), idx_in(k)) for k in range(levels))))
 
 
 def _any_node(
-    keys: list[tuple[int, int]],
+    keys: list[tuple[int, int]], postgresql: bool,
 ) -> tuple[Select[tuple[int, int, bytes]], dict[str, Any]]:
     """The query for the perfect nodes `keys` (level, idx) and its parameters."""
     by_level: dict[int, list[int]] = {}
@@ -74,24 +99,25 @@ def _any_node(
     for k, (level, indexes) in enumerate(by_level.items()):
         params[f"level{k}"] = level
         params[f"idx{k}"] = indexes
-    return _nodes_on_levels(len(by_level)), params
+    return _nodes_on_levels(len(by_level), postgresql), params
 
 
 def _nodes(session: Session, ranges: list[tuple[int, int]]) -> dict[tuple[int, int], bytes]:
-    """Fetch every perfect subtree hash the given leaf ranges are built from: two queries."""
+    """Fetch every perfect subtree hash the given leaf ranges are built from: two queries
+    (on SQLite, two per CHUNK nodes)."""
     wanted = {node for start, end in ranges for node in perfect_ranges(start, end)}
-    leaves = [idx for level, idx in wanted if level == 0]
+    leaves = sorted(idx + 1 for level, idx in wanted if level == 0)
     inner = [(level, idx) for level, idx in wanted if level > 0]
     found: dict[tuple[int, int], bytes] = {}
-    # In chunks: SQLite caps the number of bound parameters of one statement.
-    for i in range(0, len(leaves), CHUNK):
-        for seq, digest in session.execute(
-            select(JournalEntry.seq, JournalEntry.leaf_hash).where(
-                JournalEntry.seq.in_([idx + 1 for idx in leaves[i:i + CHUNK]]))
-        ):
+    postgresql = is_postgresql(session)
+    leaf_query = select(JournalEntry.seq, JournalEntry.leaf_hash).where(
+        seq_in(session, JournalEntry.seq, "seqs"))
+    for seqs in chunks(session, leaves):
+        for seq, digest in session.execute(leaf_query, {"seqs": seqs}):
             found[(0, seq - 1)] = digest
-    for i in range(0, len(inner), CHUNK):
-        for level, idx, digest in session.execute(*_any_node(inner[i:i + CHUNK])):
+    step = len(inner) if postgresql else CHUNK
+    for i in range(0, len(inner), step or 1):
+        for level, idx, digest in session.execute(*_any_node(inner[i:i + step], postgresql)):
             found[(level, idx)] = digest
     return found
 

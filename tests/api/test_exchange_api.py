@@ -57,7 +57,8 @@ def test_an_order_fills_and_market_data_follows(market: dict[str, Any], client: 
     assert client.get(f"/v1/instruments/{instrument}").json["last_price"] == "3.00"
     assert fund.get("/v1/accounts").json[0]["available"] == "8800.00"
     entry = fund.get(f"/v1/ledger/entries/{trades[0]['journal_seq']}")
-    assert entry.status_code == 200 and entry.json["body"]["kind"] == "trade.executed"
+    assert entry.status_code == 200 and entry.json["body"]["kind"] == "order.placed"
+    assert [t["trade_id"] for t in entry.json["body"]["data"]["trades"]] == [trades[0]["id"]]
 
     mine = alice.get(f"/v1/orders/{sell.json['id']}").json
     assert (mine["status"], mine["filled_quantity"]) == ("partially_filled", 400)
@@ -123,3 +124,58 @@ def test_only_the_operator_configures_markets_and_runs_auctions(
     assert auction.status_code == 200, auction.json
     assert (auction.json["price"], auction.json["quantity"]) == ("2.00", 60)
     assert fund.get(f"/v1/orders/{bid.json['id']}").json["status"] == "filled"
+
+
+def test_one_order_is_one_entry_and_both_sides_statements_verify(
+        market: dict[str, Any], client: Any) -> None:
+    """An order that sweeps two resting orders journals itself, both trades, both makers'
+    closures and the net postings in ONE entry; each side's statement still verifies."""
+    from datetime import UTC, datetime, timedelta
+
+    from ledger.statement_verifier import verify_statement
+
+    alice, fund, op, instrument = (market["alice"], market["fund"], market["op"],
+                                   market["instrument"])
+    op.client.patch(f"/v1/instruments/{instrument}/market", json={"fee_bps": 100},
+                    headers=op.headers())
+    first = _order(alice, instrument, side="sell", price="3.00", quantity=100).json
+    second = _order(alice, instrument, side="sell", price="3.10", quantity=100).json
+    size = client.get("/v1/ledger/checkpoint").json["tree_size"]
+    buy = _order(fund, instrument, side="buy", price="3.20", quantity=150)
+    assert buy.status_code == 201 and buy.json["status"] == "filled", buy.json
+    assert client.get("/v1/ledger/checkpoint").json["tree_size"] == size + 1
+
+    trades = client.get(f"/v1/instruments/{instrument}/trades").json
+    assert {t["journal_seq"] for t in trades} == {size + 1}
+    body = fund.get(f"/v1/ledger/entries/{size + 1}").json["body"]
+    data = body["data"]
+    assert (body["kind"], data["order_id"], data["hold"]) == ("order.placed", buy.json["id"],
+                                                              "484.80")  # 3.20 x 150 + 1%
+    assert [(t["price"], t["quantity"], t["sell_order_id"]) for t in data["trades"]] == [
+        ("3.00", 100, first["id"]), ("3.10", 50, second["id"])]
+    assert [(c["order_id"], c["status"]) for c in data["closed"]] == [
+        (first["id"], "filled"), (buy.json["id"], "filled")]
+    # Net postings, one per account: fund paid 300 + 155 + 1% fees, alice got the same less
+    # her 1%, the operator both fees; the fund's held account nets to nothing and is left out.
+    postings = {p["account"].split(":", 1)[0] + ":" + p["account"].rsplit(":", 1)[1]: p["amount"]
+                for p in body["postings"]}
+    assert postings == {f"{fund.party_id}:available": "-459.55",
+                        f"{alice.party_id}:available": "450.45", "ipx:fees": "9.10"}
+    assert body["units"] == [
+        {"party": alice.party_id, "instrument": instrument, "units": -150, "held": -150},
+        {"party": fund.party_id, "instrument": instrument, "units": 150, "held": 0}]
+    assert alice.get(f"/v1/ledger/entries/{size + 1}").status_code == 200  # a named party
+
+    now = datetime.now(UTC)
+    period = (f"from={(now - timedelta(days=1)):%Y-%m-%dT%H:%M:%SZ}"
+              f"&to={(now + timedelta(days=1)):%Y-%m-%dT%H:%M:%SZ}")
+    key = client.get("/v1/ledger/public-key").json["public_key_pem"]
+    for who, closing in ((alice, "450.45"), (fund, "9540.45")):
+        statement = who.get(f"/v1/statements?{period}&currency=HKD").json
+        assert statement["closing_balance"] == closing, statement
+        assert statement["lines"][-1]["seq"] == size + 1
+        assert statement["lines"][-1]["description"] == f"Trades in {instrument}: " + (
+            "sold 100 at 3.00, sold 50 at 3.10" if who is alice
+            else "bought 100 at 3.00, bought 50 at 3.10")
+        report = verify_statement(statement, key)
+        assert report.ok, report.failures

@@ -1,13 +1,13 @@
 """FUZZ: schemathesis generates requests (valid and invalid) for every operation in
 /openapi.json and sends them through the WSGI app with the operator's key: none may be a 5xx.
 
-Bounded: a fixed number of examples per operation and mode, derandomized (reproducible), and
-a wall-clock cap of about a minute. Deselect with `-m 'not fuzz'`.
+Bounded by a fixed number of examples per operation and mode, derandomized (reproducible), so
+that every operation is fuzzed on every run however slow the machine. Deselect with
+`-m 'not fuzz'`.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import pytest
@@ -18,8 +18,7 @@ from tests.api.conftest import World
 schemathesis = pytest.importorskip("schemathesis")
 hypothesis = pytest.importorskip("hypothesis")
 
-EXAMPLES_PER_OPERATION_AND_MODE = 30
-TIME_BUDGET_SECONDS = 60.0
+EXAMPLES_PER_OPERATION_AND_MODE = 12
 
 
 def _fuzz(operation: Any, mode: Any, auth: dict[str, str], statuses: dict[int, int],
@@ -39,7 +38,12 @@ def _fuzz(operation: Any, mode: Any, auth: dict[str, str], statuses: dict[int, i
                 "query": case.query, "body": case.body, "status": response.status_code,
                 "response": response.text[:500]})
 
-    call()
+    try:
+        call()
+    except hypothesis.errors.Unsatisfiable:
+        # An operation with no parameters and no body has nothing to make invalid.
+        if mode != schemathesis.GenerationMode.NEGATIVE:
+            raise
 
 
 @pytest.mark.fuzz
@@ -52,17 +56,11 @@ def test_schemathesis_fuzz_finds_no_server_errors(app: Flask, world: World) -> N
 
     server_errors: list[dict[str, Any]] = []
     statuses: dict[int, int] = {}
-    started = time.monotonic()
     modes = (schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE)
-    ran: set[str] = set()
     for operation in operations:
         for mode in modes:
-            if time.monotonic() - started > TIME_BUDGET_SECONDS:
-                break
             _fuzz(operation, mode, auth, statuses, server_errors)
-            ran.add(operation.label)
 
     assert server_errors == []
-    assert ran == documented, f"time budget hit; not fuzzed: {sorted(documented - ran)}"
     # The run did exercise the API: successes, validation refusals and 404s all occurred.
     assert statuses.get(200, 0) > 0 and statuses.get(422, 0) > 0 and statuses.get(404, 0) > 0

@@ -26,6 +26,8 @@ from contracts.challenges import (
     accept_milestone,
     apply_to_challenge,
     award_challenge,
+    cancel_challenge,
+    confirm_matching,
     expire_challenge,
     milestone_release,
     parse_challenge,
@@ -81,8 +83,16 @@ def spec(**overrides: Any) -> ChallengeSpec:
     return parse_challenge(raw)
 
 
+def opened(**overrides: Any) -> Challenge:
+    """Posted, and the government's matching funds confirmed: open for applications."""
+    c = post_challenge(spec(**overrides))
+    if c.spec.matching is not None:
+        c, _ = confirm_matching(c, by=c.spec.matching.party, now=BEFORE)
+    return c
+
+
 def awarded(ip_terms: str = "shared") -> Challenge:
-    c = post_challenge(spec(ip_terms=ip_terms))
+    c = opened(ip_terms=ip_terms)
     c = apply_to_challenge(c, Application("team_hku", TEAM, "We have a sulfide route."),
                            now=BEFORE)
     c = apply_to_challenge(c, Application("team_cuhk", OTHER_TEAM, "Polymer electrolyte."),
@@ -102,6 +112,10 @@ CHALLENGE_TABLE: dict[tuple[str, str], str] = {
     ("shortlisted", "withdraw"): "withdrawn",
     ("open", "expire"): "expired",
     ("shortlisted", "expire"): "expired",
+    ("awaiting_matching", "confirm_matching"): "open",
+    ("awaiting_matching", "withdraw"): "withdrawn",
+    ("awaiting_matching", "expire"): "expired",
+    ("awarded", "cancel"): "cancelled",
 }
 MILESTONE_TABLE: dict[tuple[str, str], str] = {
     ("pending", "report"): "reported",
@@ -111,8 +125,9 @@ MILESTONE_TABLE: dict[tuple[str, str], str] = {
 }
 MACHINE_CASES = [
     (CHALLENGE, CHALLENGE_TABLE,
-     ("open", "shortlisted", "awarded", "completed", "withdrawn", "expired"),
-     ("shortlist", "award", "complete", "withdraw", "expire")),
+     ("awaiting_matching", "open", "shortlisted", "awarded", "completed", "withdrawn",
+      "expired", "cancelled"),
+     ("confirm_matching", "shortlist", "award", "complete", "withdraw", "expire", "cancel")),
     (CHALLENGE_MILESTONE, MILESTONE_TABLE, ("pending", "reported", "accepted", "rejected"),
      ("report", "accept", "reject")),
 ]
@@ -136,7 +151,7 @@ def test_machine_shapes() -> None:
     assert dict(CHALLENGE.transitions) == CHALLENGE_TABLE
     assert dict(CHALLENGE_MILESTONE.transitions) == MILESTONE_TABLE
     assert CHALLENGE.initial == "open" and CHALLENGE_MILESTONE.initial == "pending"
-    assert CHALLENGE.terminal_states == {"completed", "withdrawn", "expired"}
+    assert CHALLENGE.terminal_states == {"completed", "withdrawn", "expired", "cancelled"}
     assert CHALLENGE_MILESTONE.terminal_states == {"accepted"}
     assert {s.value for s in ChallengeState} == CHALLENGE.states
     assert {s.value for s in MilestoneState} == CHALLENGE_MILESTONE.states
@@ -335,7 +350,7 @@ def test_result_ip_by_terms(ip_terms: str, owners: tuple[str, ...], licensee: st
 
 
 def test_award_after_the_deadline_is_refused() -> None:
-    c = post_challenge(spec())
+    c = opened()
     c = apply_to_challenge(c, Application("team_hku", TEAM, "p"), now=BEFORE)
     c = shortlist_teams(c, ["team_hku"], by="pty_acme", now=BEFORE)
     with pytest.raises(Conflict) as caught:
@@ -347,7 +362,7 @@ def test_award_after_the_deadline_is_refused() -> None:
 
 
 def test_award_to_a_team_that_did_not_apply_is_refused() -> None:
-    c = post_challenge(spec())
+    c = opened()
     c = apply_to_challenge(c, Application("team_hku", TEAM, "p"), now=BEFORE)
     c = apply_to_challenge(c, Application("team_cuhk", OTHER_TEAM, "p"), now=BEFORE)
     with pytest.raises(Conflict):  # nothing shortlisted yet: the machine refuses
@@ -405,7 +420,7 @@ def test_milestone_refusals() -> None:
 
 
 def test_application_refusals() -> None:
-    c = post_challenge(spec())
+    c = opened()
     with pytest.raises(Conflict):
         apply_to_challenge(c, Application("team_hku", TEAM, "p"), now=DEADLINE)
     c = apply_to_challenge(c, Application("team_hku", TEAM, "p"), now=BEFORE)
@@ -420,14 +435,14 @@ def test_application_refusals() -> None:
     with pytest.raises(InvalidInput) as uni:
         apply_to_challenge(c, Application("team_lab", no_uni, "p"), now=BEFORE)
     assert uni.value.field == "application.team.university"
-    assigned = post_challenge(spec(ip_terms="assign"))
+    assigned = opened(ip_terms="assign")
     apply_to_challenge(assigned, Application("team_lab", no_uni, "p"), now=BEFORE)
     with pytest.raises(Conflict):
         apply_to_challenge(awarded(), Application("team_lab", no_uni, "p"), now=BEFORE)
 
 
 def test_withdrawal_and_expiry_rules() -> None:
-    c = post_challenge(spec())
+    c = opened()
     with pytest.raises(PermissionDenied):
         withdraw_challenge(c, by="pty_itc")
     with pytest.raises(Conflict) as early:
@@ -484,13 +499,18 @@ def _check_escrow(c: Challenge) -> None:
 @given(_specs(), st.data())
 def test_money_is_conserved_on_every_path(s: ChallengeSpec, data: st.DataObject) -> None:
     c = post_challenge(s)
+    assert c.escrow.total_held == s.bounty  # the government holds its own funds, later
+    confirmed = s.matching is None or data.draw(st.booleans())
+    if s.matching is not None and confirmed:
+        c, amount = confirm_matching(c, by=s.matching.party, now=BEFORE)
+        assert amount == s.matching.amount
     held = c.escrow.total_held
-    assert held == s.total
+    assert held == (s.total if confirmed else s.bounty)
     teams = [(f"team{i}", data.draw(_teams(f"t{i}x"))) for i in range(data.draw(
-        st.integers(0, 3)))]
+        st.integers(0, 3)))] if confirmed else []
     for team_id, team in teams:
         c = apply_to_challenge(c, Application(team_id, team, "proposal"), now=BEFORE)
-    path = data.draw(st.sampled_from(["withdraw", "expire", "award"] if teams
+    path = data.draw(st.sampled_from(["withdraw", "expire", "award", "cancel"] if teams
                                      else ["withdraw", "expire"]))
     shortlist_first: bool = data.draw(st.booleans())
     if teams and shortlist_first:
@@ -508,7 +528,10 @@ def test_money_is_conserved_on_every_path(s: ChallengeSpec, data: st.DataObject)
         c = award_challenge(c, winner, by="pty_co", now=BEFORE)
         schedule = release_schedule(s.funds, s.milestones)
         rejections = dict.fromkeys((m.key for m in s.milestones), 0)
-        while c.state == "awarded":
+        # On the cancel path, the team delivers only some milestones (maybe none).
+        to_accept = (len(s.milestones) if path == "award"
+                     else data.draw(st.integers(0, len(s.milestones) - 1)))
+        while sum(m.state == "accepted" for m in c.milestones) < to_accept:
             open_keys = [m.key for m in c.milestones if m.state != "accepted"]
             key = data.draw(st.sampled_from(open_keys))
             state = c.milestone(key).state
@@ -529,7 +552,16 @@ def test_money_is_conserved_on_every_path(s: ChallengeSpec, data: st.DataObject)
                     assert p.party in team.parties
                     paid[p.party] = paid.get(p.party, 0) + p.amount
             _check_escrow(c)
-        assert c.state == "completed"
+        if path == "cancel":
+            assert c.state == "awarded"
+            remaining = {f: c.escrow.remaining(f) for f in c.escrow.held}
+            c, refunded = cancel_challenge(c, reason="the team stopped reporting", now=AFTER)
+            assert c.state == "cancelled" and refunded == remaining
+            # Pro rata: each funder gets back what the unaccepted milestones would release.
+            open_keys = {m.key for m in c.milestones if m.state != "accepted"}
+            assert refunded == {f: sum(schedule[k][f] for k in open_keys) for f in s.funds}
+        else:
+            assert c.state == "completed"
         with pytest.raises(Conflict):
             withdraw_challenge(c, by="pty_co")
     _check_escrow(c)
@@ -538,8 +570,8 @@ def test_money_is_conserved_on_every_path(s: ChallengeSpec, data: st.DataObject)
     assert c.escrow.total_released == sum(paid.values())
     assert c.escrow.total_refunded == sum(refunded.values())
     assert c.escrow.total_remaining == 0
-    if path != "award":
-        assert refunded == s.funds and not paid
+    if path in ("withdraw", "expire"):
+        assert refunded == (s.funds if confirmed else {s.poster: s.bounty}) and not paid
 
 
 def test_spec_validation_on_post() -> None:
@@ -550,3 +582,53 @@ def test_spec_validation_on_post() -> None:
     naive = replace(spec(), deadline=datetime(2026, 1, 1))
     with pytest.raises(InvalidInput):
         post_challenge(naive)
+
+
+# --------------------------------------------------------------------------- matching, cancel
+
+def test_matching_funds_are_confirmed_by_the_government_itself() -> None:
+    c = post_challenge(spec())
+    assert c.state == "awaiting_matching"
+    assert dict(c.escrow.held) == {"pty_acme": 100_000_000}  # the bounty only
+    with pytest.raises(Conflict) as closed:
+        apply_to_challenge(c, Application("team_hku", TEAM, "p"), now=BEFORE)
+    assert "matching funds" in closed.value.detail
+    with pytest.raises(PermissionDenied):
+        confirm_matching(c, by="pty_acme", now=BEFORE)  # the poster cannot commit them
+    with pytest.raises(Conflict):
+        confirm_matching(c, by="pty_itc", now=DEADLINE)
+    opened_c, amount = confirm_matching(c, by="pty_itc", now=BEFORE)
+    assert (opened_c.state, amount) == ("open", 50_000_001)
+    assert dict(opened_c.escrow.held) == {"pty_acme": 100_000_000, "pty_itc": 50_000_001}
+    with pytest.raises(Conflict):
+        confirm_matching(opened_c, by="pty_itc", now=BEFORE)  # once
+    without = post_challenge(spec(matching=None))
+    assert without.state == "open"
+    with pytest.raises(PermissionDenied):
+        confirm_matching(without, by="pty_itc", now=BEFORE)
+    # Never confirmed: the poster may withdraw, or it expires; only the bounty comes back.
+    assert withdraw_challenge(c, by="pty_acme")[1] == {"pty_acme": 100_000_000}
+    expired, refunds = expire_challenge(c, now=AFTER)
+    assert expired.state == "expired" and refunds == {"pty_acme": 100_000_000}
+
+
+def test_cancelling_an_awarded_challenge() -> None:
+    c = report_milestone(awarded(), "lab-cell", by="pty_prof")
+    c, payout = accept_milestone(c, "lab-cell", by="pty_acme")
+    with pytest.raises(Conflict) as early:
+        cancel_challenge(c, reason="no news", now=BEFORE)
+    assert early.value.field == "now"
+    with pytest.raises(InvalidInput) as blank:
+        cancel_challenge(c, reason="  ", now=AFTER)
+    assert blank.value.field == "reason"
+    with pytest.raises(Conflict):
+        cancel_challenge(opened(), reason="no award", now=AFTER)  # expire it instead
+    cancelled, refunds = cancel_challenge(c, reason="no news for a year", now=AFTER)
+    assert cancelled.state == "cancelled"
+    assert refunds == {"pty_acme": 70_000_000, "pty_itc": 35_000_001}
+    assert payout.total + sum(refunds.values()) == 150_000_001
+    assert cancelled.escrow.total_remaining == 0
+    with pytest.raises(Conflict):
+        report_milestone(cancelled, "pilot", by="pty_prof")
+    with pytest.raises(Conflict):
+        cancel_challenge(cancelled, reason="again", now=AFTER)

@@ -1,0 +1,1 @@
+"""Services of the payments package: one transaction per public function."""

@@ -1,0 +1,146 @@
+"""The money store's set-based writes (ledger/accounts.py) and a distribution to many holders,
+on SQLite and PostgreSQL: balances, lines, postings and the journal agree, chunking included."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+import ledger.accounts
+from ledger.accounts import (
+    AVAILABLE,
+    CLEARING,
+    balances_of,
+    party_account,
+    post_transaction,
+    system_account,
+)
+from ledger.actor import Actor
+from ledger.errors import InsufficientFunds
+from ledger.models import Account, DistributionLine, JournalEntry, JournalEntryParty
+from ledger.models import Posting as PostingRow
+from ledger.postings import Posting
+from ledger.replay import compare
+from ledger.services import assets, revenue
+from ledger.statement_verifier import _check_distribution
+from ledger.unit_of_work import UnitOfWork
+from tests.integration.conftest import World
+
+Uow = Callable[[], UnitOfWork]
+
+
+def _deposit(uow: UnitOfWork, party: str, minor: int) -> None:
+    post_transaction(uow, kind="money.deposit", data={"party_id": party}, actor=None,
+                     postings=[Posting(system_account("HKD", CLEARING), "HKD", -minor),
+                               Posting(party_account(party, "HKD", AVAILABLE), "HKD", minor)])
+
+
+def test_loaded_accounts_follow_the_set_based_update(uow_factory: Uow,
+                                                     make_party: Callable[..., Actor]) -> None:
+    alice = make_party("inventor")
+    with uow_factory() as uow:
+        _deposit(uow, alice.party_id, 500)
+        uow.commit()
+    with uow_factory() as uow:
+        (loaded,) = balances_of(uow.session, alice.party_id)  # an ORM object, before
+        assert loaded.balance_minor == 500
+        _deposit(uow, alice.party_id, 250)
+        # The UPDATE bypassed the ORM; the object in the session shows the new balance.
+        assert loaded.balance_minor == 750
+        uow.commit()
+    with uow_factory() as uow:
+        assert [a.balance_minor for a in balances_of(uow.session, alice.party_id)] == [750]
+
+
+def test_overdraft_refused_and_nothing_written(uow_factory: Uow,
+                                               make_party: Callable[..., Actor]) -> None:
+    alice, bob = make_party("inventor"), make_party("inventor")
+    with uow_factory() as uow:
+        _deposit(uow, alice.party_id, 100)
+        uow.commit()
+    with uow_factory() as uow, pytest.raises(InsufficientFunds):
+        post_transaction(uow, kind="money.transfer", data={}, actor=None, postings=[
+            Posting(party_account(alice.party_id, "HKD", AVAILABLE), "HKD", -101),
+            Posting(party_account(bob.party_id, "HKD", AVAILABLE), "HKD", 101)])
+    with uow_factory() as uow:
+        codes = dict(uow.session.execute(select(Account.code, Account.balance_minor)).all())
+        assert codes.get(party_account(alice.party_id, "HKD", AVAILABLE)) == 100
+        assert party_account(bob.party_id, "HKD", AVAILABLE) not in codes
+
+
+def test_the_fingerprint_is_the_request_hash_of_before(uow_factory: Uow,
+                                                       make_party: Callable[..., Actor]) -> None:
+    """Splicing the encoded data changes no byte: a retry stored before still matches."""
+    alice = make_party("inventor")
+    postings = [Posting(system_account("HKD", CLEARING), "HKD", -7),
+                Posting(party_account(alice.party_id, "HKD", AVAILABLE), "HKD", 7)]
+    data = {"party_id": alice.party_id, "note": "caf\u00e9 \U0001f600", "n": [1, None, True]}
+    with uow_factory() as uow:
+        posted = post_transaction(uow, kind="money.deposit", data=data, actor=None,
+                                  postings=postings, client_id="fingerprint-1")
+        uow.commit()
+    from ledger.models import MoneyTransaction
+
+    with uow_factory() as uow:
+        stored = uow.session.get_one(MoneyTransaction, posted.transaction_id).request_hash
+    assert stored == ledger.accounts.request_hash(
+        {"kind": "money.deposit", "data": data,
+         "postings": [[p.account, p.currency, p.amount] for p in postings]})
+
+
+@pytest.mark.parametrize("chunk", [7, 5000])
+def test_distribution_to_many_holders(world: World, monkeypatch: pytest.MonkeyPatch,
+                                      make_party: Callable[..., Actor], chunk: int) -> None:
+    """60 holders bought inventor units; two receipts (the first creates their accounts,
+    the second updates them), with SQLite's lock reads split in chunks of `chunk`."""
+    monkeypatch.setattr(ledger.accounts, "SQLITE_CHUNK", chunk)
+    inventor_class = world.instrument("inventor")
+    holders = [make_party("investor") for _ in range(60)]
+    for i, holder in enumerate(holders):
+        assets.transfer_units(world.uow(), world.alice, inventor_class, holder.party_id,
+                              1 + i % 9)
+    views = [revenue.record_revenue(world.uow(), world.operator, world.listing.asset.id,
+                                    amount, "HKD", "royalty", f"R{n}")
+             for n, amount in enumerate(["100000.01", "50000.03"])]
+    with world.uow() as uow:
+        session = uow.session
+        assert compare(session) == []  # balances and holdings replay from the journal
+        for view in views:
+            seq = view.distribution.journal_seq
+            body = json.loads(session.get_one(JournalEntry, seq).body)
+            data = body["data"]
+            # Lines as stored = lines as journalled = lines as returned.
+            stored = session.execute(
+                select(DistributionLine.party_id, DistributionLine.unit_class,
+                       DistributionLine.units, DistributionLine.amount_minor)
+                .where(DistributionLine.distribution_id == view.distribution.id)
+                .order_by(DistributionLine.id)).all()
+            assert [tuple(r) for r in stored] == [tuple(ln) for ln in view.lines]
+            assert [(ln["party_id"], ln["class"], ln["units"]) for ln in data["lines"]] == \
+                [(ln.party_id, ln.unit_class, ln.units) for ln in view.lines]
+            # The holders, alice, bob and the university; and a residual line if any.
+            assert len([ln for ln in view.lines if ln.unit_class != "residual"]) == 60 + 2 + 1
+            # The offline verifier recomputes every line of the entry (the whole split, from
+            # its inputs) and finds what each holder was paid.
+            for holder in holders[::7]:
+                posted = sum(Decimal(p["amount"]) for p in body["postings"]
+                             if p["account"].startswith(holder.party_id + ":"))
+                assert _check_distribution(body, holder.party_id, "HKD", posted) == []
+            assert _check_distribution(body, holders[0].party_id, "HKD", Decimal("0.01")) != []
+            # One posting per credited party plus the payer, summing to zero.
+            postings = session.execute(
+                select(func.count(), func.sum(PostingRow.amount_minor))
+                .join(JournalEntry, JournalEntry.seq == seq)
+                .where(PostingRow.transaction_id.in_(
+                    select(ledger.accounts.MoneyTransaction.id)
+                    .where(ledger.accounts.MoneyTransaction.journal_seq == seq)))).one()
+            assert postings == (len(body["postings"]), 0)
+            named = set(session.execute(select(JournalEntryParty.party_id)
+                                        .where(JournalEntryParty.seq == seq)).scalars())
+            paid = {p["account"].split(":")[0] for p in body["postings"]}
+            assert paid - {"ipx"} <= named
+            assert len(paid & {h.party_id for h in holders}) == 60
