@@ -71,8 +71,8 @@ from ledger.services.assets import (
     ASSET_KINDS,
     INVENTOR_CLASS,
     AssetListing,
-    _parse_inventors,
-    _pin_policy,
+    parse_inventors,
+    pin_policy,
 )
 from ledger.unit_of_work import UnitOfWork
 
@@ -785,8 +785,8 @@ def register_result(uow: UnitOfWork, actor: Actor, challenge_id: str, *, title: 
             if inv.get("party_id") not in team.parties:
                 raise InvalidInput("an inventor of the result is a member of the awarded team",
                                    field=f"inventors[{i}].party_id")
-        shares = _parse_inventors(s, named)
-        pinned = _pin_policy(uow, owner, policy)
+        shares = parse_inventors(s, named)
+        pinned = pin_policy(uow, owner, policy)
         body = json.loads(pinned.body)
         if INVENTOR_CLASS not in body["classes"]:
             raise InvalidInput("the policy needs an 'inventor' class: the inventors hold it",

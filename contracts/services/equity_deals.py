@@ -368,7 +368,7 @@ def _execute(uow: UnitOfWork, actor: Actor, row: EquityDeal,
         licensee_accepted_hash=digest, created_at=uow.now, updated_at=uow.now)
     session.add(offer)
     session.flush()
-    grant = licences._execute(uow, offer, licence)  # the conflict check, under asset locks
+    grant = licences.execute_grant(uow, offer, licence)  # the conflict check, under asset locks
 
     # The shares: a cap-table issuance, and units of the class's instrument.
     instrument = _equity_instrument(uow, row, startup, issuance.share_class)

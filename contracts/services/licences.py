@@ -188,7 +188,7 @@ def accept_offer(uow: UnitOfWork, actor: Actor, offer_id: str, accepted_hash: st
             actor=actor.party_id, parties=[offer.grantor_id])
         grant = None
         if offer.grantor_accepted_hash == offer.licensee_accepted_hash == offer.terms_hash:
-            grant = _execute(uow, offer, terms)
+            grant = execute_grant(uow, offer, terms)
             if offer.licensee_id is None:  # an open fixed offer stays open for others
                 offer.licensee_accepted_hash = None
         uow.commit()
@@ -203,7 +203,7 @@ def _boxes(uow: UnitOfWork, asset_ids: tuple[str, ...]) -> list[GrantBox]:
     return [grant_box(g.id, _terms_of(g.terms)) for g in rows]
 
 
-def _execute(uow: UnitOfWork, offer: LicenceOffer, terms: LicenceTerms) -> LicenceGrant:
+def execute_grant(uow: UnitOfWork, offer: LicenceOffer, terms: LicenceTerms) -> LicenceGrant:
     """Grant the licence: lock the assets, check conflicts, record the grant and its upfront
     invoice, all in the caller's transaction."""
     session = uow.session

@@ -48,7 +48,7 @@ class AssetListing:
     instruments: list[Instrument]
 
 
-def _pin_policy(uow: UnitOfWork, actor_id: str, spec: str | Mapping[str, Any]) -> Policy:
+def pin_policy(uow: UnitOfWork, actor_id: str, spec: str | Mapping[str, Any]) -> Policy:
     """The stored policy version with this exact content, registering it if new."""
     try:
         body = resolve_policy(spec)
@@ -79,7 +79,7 @@ def _pin_policy(uow: UnitOfWork, actor_id: str, spec: str | Mapping[str, Any]) -
     return policy
 
 
-def _parse_inventors(
+def parse_inventors(
     session: Session, inventors: Sequence[Mapping[str, Any]]
 ) -> list[tuple[str, Decimal]]:
     if not inventors:
@@ -131,8 +131,8 @@ def list_asset(
         raise InvalidInput(f"kind must be one of {', '.join(ASSET_KINDS)}", field="kind")
     exponent(currency)
     with uow:
-        shares = _parse_inventors(uow.session, inventors)
-        pinned = _pin_policy(uow, actor.party_id, policy)
+        shares = parse_inventors(uow.session, inventors)
+        pinned = pin_policy(uow, actor.party_id, policy)
         body = json.loads(pinned.body)
         if INVENTOR_CLASS not in body["classes"]:
             raise InvalidInput("the policy needs an 'inventor' class: the inventors hold it",
