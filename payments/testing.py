@@ -21,13 +21,14 @@ import secrets
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Any
+from typing import IO, Any
 from urllib.parse import parse_qsl, urlsplit
 
 import stripe
@@ -91,15 +92,19 @@ class LocalStripe:
         self.url = f"http://127.0.0.1:{self.port}"
         self._timeout = timeout
         self._process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
 
     def __enter__(self) -> str:
+        # Its log goes to a file: a pipe nobody reads fills up and stalls the server.
+        self._log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by __exit__
         self._process = subprocess.Popen(
             [sys.executable, "-c", _LAUNCHER, str(self.port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            stdout=subprocess.DEVNULL, stderr=self._log)
         deadline = time.monotonic() + self._timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                error = self._process.stderr.read().decode() if self._process.stderr else ""
+                self._log.seek(0)
+                error = self._log.read().decode(errors="replace")
                 raise RuntimeError(f"localstripe exited: {error[-2000:]}")
             try:
                 request = urllib.request.Request(f"{self.url}/v1/charges",
@@ -120,9 +125,10 @@ class LocalStripe:
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()
-            if self._process.stderr:
-                self._process.stderr.close()
             self._process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
 
 @dataclass
