@@ -115,7 +115,8 @@ def _lock_existing(session: Session, codes: list[str]) -> dict[str, AccountState
             rows += connection.exec_driver_sql(
                 "SELECT code, id, balance_minor, allow_negative FROM accounts WHERE code IN "
                 f"({', '.join('?' * len(chunk))})", tuple(chunk)).all()
-    return {code: AccountState(id_, balance, allow) for code, id_, balance, allow in rows}
+    # bool(): SQLite hands back 0 and 1 for this column when read without SQLAlchemy types.
+    return {code: AccountState(id_, balance, bool(allow)) for code, id_, balance, allow in rows}
 
 
 def _create(session: Session, codes: list[str]) -> None:

@@ -77,7 +77,7 @@ _INSERT_LINES_SQLITE = (
 
 def amount_text(currency: str) -> Callable[[int], str]:
     """`format_minor(minor, currency)` by integer arithmetic, for the 100,000 amounts of a
-    large distribution (Decimal formatting cost about 3 µs each); equal for every minor
+    large distribution (0.9 µs each against 1.5 µs through Decimal); equal for every minor
     amount a journal body may hold (tests/unit/test_amount_text.py)."""
     places = exponent(currency)
     if places == 0:
@@ -134,6 +134,8 @@ def _holders(uow: UnitOfWork, asset_id: str,
 
 
 def _insert_lines(uow: UnitOfWork, distribution_id: str, lines: Sequence[LineView]) -> None:
+    if not lines:
+        return
     connection = uow.session.connection()
     if connection.dialect.name == "postgresql":
         party_ids, classes, units, amounts = (list(c) for c in zip(*lines, strict=True))
