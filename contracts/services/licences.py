@@ -372,6 +372,31 @@ class Payment:
     distributions: list[DistributionView]
 
 
+def settle_invoice(uow: UnitOfWork, invoice: Invoice, actor_id: str, payer_account: str,
+                   **recorded: str) -> list[DistributionView]:
+    """Mark a locked invoice paid from `payer_account` and distribute it as revenue of the
+    licence's assets, in the caller's transaction; `recorded` adds facts to the journal entry
+    (how it was paid)."""
+    invoice.status = lifecycle.transition(lifecycle.INVOICE, invoice.status,
+                                          lifecycle.InvoiceEvent.PAY)
+    grant = uow.session.get_one(LicenceGrant, invoice.grant_id)
+    assets = sorted(_terms_of(grant.terms).assets)
+    # A licence of several assets earns for each: equal parts, the rest to the first.
+    share, rest = divmod(invoice.amount_minor, len(assets))
+    views = [distribute(uow, actor_id, asset_id, share + (rest if i == 0 else 0),
+                        invoice.source, f"invoice {invoice.id}", payer_account)
+             for i, asset_id in enumerate(assets) if share + (rest if i == 0 else 0)]
+    entry = uow.journal.append(
+        "invoice.paid",
+        {"invoice_id": invoice.id, "grant_id": grant.id,
+         "amount": format_minor(invoice.amount_minor, invoice.currency),
+         "currency": invoice.currency, **recorded,
+         "distributions": [v.distribution.id for v in views]},
+        actor=actor_id, parties=[invoice.payer_id, invoice.payee_id])
+    invoice.paid_seq = entry.seq
+    return views
+
+
 def pay_invoice(uow: UnitOfWork, actor: Actor, invoice_id: str) -> Payment:
     """The licensee pays from its cash (or the operator records a payment received outside);
     the money is revenue of the licence's assets, distributed in the same transaction."""
@@ -382,25 +407,9 @@ def pay_invoice(uow: UnitOfWork, actor: Actor, invoice_id: str) -> Payment:
             raise NotFound(f"no invoice '{invoice_id}'", field="id")
         if not (actor.is_operator or actor.party_id == invoice.payer_id):
             raise PermissionDenied("only the licensee, or the operator, pays an invoice")
-        invoice.status = lifecycle.transition(lifecycle.INVOICE, invoice.status,
-                                              lifecycle.InvoiceEvent.PAY)
-        grant = uow.session.get_one(LicenceGrant, invoice.grant_id)
-        assets = sorted(_terms_of(grant.terms).assets)
         payer = (system_account(invoice.currency, CLEARING) if actor.is_operator
                  else party_account(invoice.payer_id, invoice.currency, AVAILABLE))
-        # A licence of several assets earns for each: equal parts, the rest to the first.
-        share, rest = divmod(invoice.amount_minor, len(assets))
-        views = [distribute(uow, actor.party_id, asset_id, share + (rest if i == 0 else 0),
-                            invoice.source, f"invoice {invoice.id}", payer)
-                 for i, asset_id in enumerate(assets) if share + (rest if i == 0 else 0)]
-        entry = uow.journal.append(
-            "invoice.paid",
-            {"invoice_id": invoice.id, "grant_id": grant.id,
-             "amount": format_minor(invoice.amount_minor, invoice.currency),
-             "currency": invoice.currency,
-             "distributions": [v.distribution.id for v in views]},
-            actor=actor.party_id, parties=[invoice.payer_id, invoice.payee_id])
-        invoice.paid_seq = entry.seq
+        views = settle_invoice(uow, invoice, actor.party_id, payer)
         uow.commit()
         return Payment(invoice, views)
 

@@ -7,7 +7,6 @@ the same event either sees the row or fails on the key and changes nothing.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -15,15 +14,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from contracts import lifecycle
-from contracts.models import Invoice, LicenceGrant
-from contracts.terms import parse_terms
+from contracts.models import Invoice
+from contracts.services.licences import settle_invoice
 from ledger.accounts import AVAILABLE, party_account, post_transaction
 from ledger.currency import format_minor
 from ledger.errors import InvalidInput
 from ledger.models import Account
 from ledger.postings import Posting
-from ledger.services.revenue import distribute
 from ledger.unit_of_work import UnitOfWork
 from payments.amounts import normalise_currency, stripe_to_ledger
 from payments.models import ConnectedAccount, PaymentIntent, PayoutTransfer, ProviderEvent
@@ -156,23 +153,9 @@ def _settle_invoice(uow: UnitOfWork, payment: PaymentIntent) -> str:
     invoice = uow.session.get_one(Invoice, payment.invoice_id, with_for_update=True)
     if invoice.status != "issued":
         return f"credited to the payer: invoice is {invoice.status}"
-    invoice.status = lifecycle.transition(lifecycle.INVOICE, invoice.status,
-                                          lifecycle.InvoiceEvent.PAY)
-    grant = uow.session.get_one(LicenceGrant, invoice.grant_id)
-    assets = sorted(parse_terms(json.loads(grant.terms)).assets)
-    payer = party_account(invoice.payer_id, invoice.currency, AVAILABLE)
-    share, rest = divmod(invoice.amount_minor, len(assets))
-    views = [distribute(uow, invoice.payer_id, asset_id, share + (rest if i == 0 else 0),
-                        invoice.source, f"invoice {invoice.id}", payer)
-             for i, asset_id in enumerate(assets) if share + (rest if i == 0 else 0)]
-    entry = uow.journal.append(
-        "invoice.paid",
-        {"invoice_id": invoice.id, "grant_id": grant.id,
-         "amount": format_minor(invoice.amount_minor, invoice.currency),
-         "currency": invoice.currency, "payment_id": payment.id, "provider": "stripe",
-         "distributions": [v.distribution.id for v in views]},
-        actor=invoice.payer_id, parties=[invoice.payer_id, invoice.payee_id])
-    invoice.paid_seq = entry.seq
+    settle_invoice(uow, invoice, invoice.payer_id,
+                   party_account(invoice.payer_id, invoice.currency, AVAILABLE),
+                   payment_id=payment.id, provider="stripe")
     return "credited, invoice paid and distributed"
 
 
