@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 import flask_swagger_ui
-from flask import Flask, g, send_from_directory
+from flask import Flask, send_from_directory
 from flask.typing import ResponseReturnValue
 from flask_smorest import Api
 
@@ -30,7 +30,6 @@ from api.routes import (
 from api.routes import payments as payment_routes
 from api.schemas.common import ProblemSchema
 from ledger.db import make_engine, make_session_factory
-from ledger.services.money import PayoutRoute, payout_route
 from ledger.services.transparency import LogIdentity
 from ledger.signing_key import load_signing_key
 from payments.config import make_provider, withdrawal_route
@@ -56,21 +55,6 @@ class ProblemApi(Api):  # type: ignore[misc]
 
     def _register_error_handlers(self) -> None:
         problems.register(self._app)
-
-
-def _route_withdrawals(app: Flask, route: PayoutRoute | None) -> None:
-    """Withdrawals during this app's requests go through its payment provider (a context
-    variable, so that two apps in one process, as in tests, never share one)."""
-
-    @app.before_request
-    def _set_payout_route() -> None:
-        g.payout_route_token = payout_route.set(route)
-
-    @app.teardown_request
-    def _reset_payout_route(_: BaseException | None) -> None:
-        token = g.pop("payout_route_token", None)
-        if token is not None:
-            payout_route.reset(token)
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -100,7 +84,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     provider = make_provider(settings.payments)
     app.extensions[payment_routes.EXTENSION] = provider
-    _route_withdrawals(app, withdrawal_route(provider))
+    app.extensions[money.PAYOUT_ROUTE] = withdrawal_route(provider)
     auth.register(app)
     app.extensions["ipx_auth_failures"] = rate_limits.register(app, settings)
     idempotency.register(app)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import current_app
 from flask_smorest import Blueprint
 
 from api import auth
@@ -19,8 +20,17 @@ from api.schemas.money import (
     WithdrawalSchema,
 )
 from ledger.services import assets, money
+from ledger.services.money import PayoutRoute
 
 blp = Blueprint("money", __name__, url_prefix="/v1", description="Money and units")
+
+# Where the app factory puts the payment provider's payout route (None: paid by hand).
+PAYOUT_ROUTE = "ipx_payout_route"
+
+
+def _payout_route() -> PayoutRoute | None:
+    route: PayoutRoute | None = current_app.extensions.get(PAYOUT_ROUTE)
+    return route
 
 
 @blp.route("/accounts", methods=["GET"])
@@ -60,7 +70,8 @@ def deposit(body: dict[str, Any]) -> Any:
 def withdraw(body: dict[str, Any]) -> Any:
     """Ask to be paid out: the amount leaves the available balance at once."""
     amount = body["amount"]
-    return money.request_withdrawal(uow(), caller(), amount["amount"], amount["currency"])
+    return money.request_withdrawal(uow(), caller(), amount["amount"], amount["currency"],
+                                    route=_payout_route())
 
 
 @blp.route("/withdrawals/<withdrawal_id>/paid", methods=["POST"])
@@ -68,7 +79,8 @@ def withdraw(body: dict[str, Any]) -> Any:
 @auth.required
 def withdrawal_paid(withdrawal_id: str) -> Any:
     """The operator confirms the payout was made."""
-    return money.settle_withdrawal(uow(), caller(), withdrawal_id, paid=True)
+    return money.settle_withdrawal(uow(), caller(), withdrawal_id, paid=True,
+                                   route=_payout_route())
 
 
 @blp.route("/withdrawals/<withdrawal_id>/cancel", methods=["POST"])
@@ -76,7 +88,8 @@ def withdrawal_paid(withdrawal_id: str) -> Any:
 @auth.required
 def withdrawal_cancel(withdrawal_id: str) -> Any:
     """The operator cancels a payout; the money returns to the party's available balance."""
-    return money.settle_withdrawal(uow(), caller(), withdrawal_id, paid=False)
+    return money.settle_withdrawal(uow(), caller(), withdrawal_id, paid=False,
+                                   route=_payout_route())
 
 
 @blp.route("/unit-transfers", methods=["POST"])

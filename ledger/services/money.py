@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
@@ -46,16 +45,12 @@ class DepositReceipt:
 
 
 class PayoutRoute(Protocol):
-    """How withdrawals are paid when a payment provider pays out (the payments package sets
-    one per application or command); with none, the operator settles them by hand."""
+    """How withdrawals are paid when a payment provider pays out (the payments package makes
+    one; the caller passes it in); with none, the operator settles them by hand."""
 
     def check(self, uow: UnitOfWork, party_id: str, currency: str, minor: int) -> None: ...
 
     def dispatch(self, uow: UnitOfWork, withdrawal_id: str) -> Withdrawal: ...
-
-
-# A context variable, not a module global: each application (or test) picks its own provider.
-payout_route: ContextVar[PayoutRoute | None] = ContextVar("ipx_payout_route", default=None)
 
 
 def deposit(
@@ -92,11 +87,11 @@ def deposit(
 
 def request_withdrawal(
     uow: UnitOfWork, actor: Actor, amount: Decimal | str, currency: str,
-    client_id: str | None = None,
+    client_id: str | None = None, route: PayoutRoute | None = None,
 ) -> Withdrawal:
-    """A party asks to be paid out: the amount leaves `available` for `payout` at once."""
+    """A party asks to be paid out: the amount leaves `available` for `payout` at once; with
+    a provider's `route`, the payout is then sent through it."""
     minor = positive_minor(amount, currency)
-    route = payout_route.get()
     with uow:
         if route is not None:  # refuse, changing nothing, what the provider cannot pay
             route.check(uow, actor.party_id, currency, minor)
@@ -131,10 +126,12 @@ def request_withdrawal(
     return withdrawal
 
 
-def settle_withdrawal(uow: UnitOfWork, actor: Actor, withdrawal_id: str, paid: bool) -> Withdrawal:
-    """The operator confirms a payout was made (`paid`) or cancels it, returning the money."""
+def settle_withdrawal(uow: UnitOfWork, actor: Actor, withdrawal_id: str, paid: bool,
+                      route: PayoutRoute | None = None) -> Withdrawal:
+    """The operator confirms a payout was made (`paid`) or cancels it, returning the money;
+    not when a provider's `route` pays withdrawals out."""
     actor.require_operator("settle withdrawals")
-    if payout_route.get() is not None:
+    if route is not None:
         raise Conflict("withdrawals are paid out by the payment provider, not by hand")
     with uow:
         withdrawal = uow.session.get(Withdrawal, withdrawal_id, with_for_update=True)

@@ -65,11 +65,9 @@ def customer(localstripe: str) -> stripe.StripeClient:
 
 
 @pytest.fixture
-def stripe_payouts(provider: StripeProvider) -> Iterator[None]:
-    """Withdrawals go through Stripe, as the application factory arranges per request."""
-    token = money.payout_route.set(payouts.ProviderPayouts(provider))
-    yield
-    money.payout_route.reset(token)
+def stripe_payouts(provider: StripeProvider) -> payouts.ProviderPayouts:
+    """Withdrawals go through Stripe, as the application factory arranges."""
+    return payouts.ProviderPayouts(provider)
 
 
 def confirm(customer: stripe.StripeClient, intent_id: str, card: str = CARD_OK
@@ -335,13 +333,13 @@ def _linked(world: World, provider: StripeProvider, connect: RecordedConnect,
     assert linked.provider_account_id == account
 
 
-@pytest.mark.usefixtures("stripe_payouts")
-def test_an_inventor_withdraws_to_a_connected_account(
+def test_an_inventor_withdraws_to_a_connected_account(stripe_payouts: payouts.ProviderPayouts,
         world: World, provider: StripeProvider, connect: RecordedConnect,
         customer: stripe.StripeClient) -> None:
     fund_by_card(world, provider, customer, world.alice, "300.00")
     _linked(world, provider, connect, world.alice)
-    withdrawal = money.request_withdrawal(world.uow(), world.alice, "120.00", "HKD")
+    withdrawal = money.request_withdrawal(world.uow(), world.alice, "120.00", "HKD",
+                                          route=stripe_payouts)
     assert withdrawal.status == "paid"
     (call,) = [c for c in connect.calls if c.path == "/v1/transfers"]
     assert call.idempotency_key == withdrawal.id  # a retry can never pay twice
@@ -356,18 +354,20 @@ def test_an_inventor_withdraws_to_a_connected_account(
     assert_reconciled(world, provider, connect)
     # The operator cannot settle it by hand too.
     with pytest.raises(Conflict):
-        money.settle_withdrawal(world.uow(), world.operator, withdrawal.id, paid=True)
+        money.settle_withdrawal(world.uow(), world.operator, withdrawal.id, paid=True,
+                                route=stripe_payouts)
 
 
-@pytest.mark.usefixtures("stripe_payouts")
-def test_a_declined_transfer_restores_the_money(world: World, provider: StripeProvider,
+def test_a_declined_transfer_restores_the_money(stripe_payouts: payouts.ProviderPayouts,
+                                                world: World, provider: StripeProvider,
                                                 connect: RecordedConnect,
                                                 customer: stripe.StripeClient) -> None:
     fund_by_card(world, provider, customer, world.alice, "50.00")
     _linked(world, provider, connect, world.alice)
     connect.decline_next_transfer = "Your destination account needs to have at least one of " \
                                     "the following capabilities enabled: transfers"
-    withdrawal = money.request_withdrawal(world.uow(), world.alice, "50.00", "HKD")
+    withdrawal = money.request_withdrawal(world.uow(), world.alice, "50.00", "HKD",
+                                          route=stripe_payouts)
     assert withdrawal.status == "cancelled"
     assert available(world.sessions, world.alice) == 5000
     with world.sessions() as session:
@@ -376,14 +376,14 @@ def test_a_declined_transfer_restores_the_money(world: World, provider: StripePr
     assert_reconciled(world, provider, connect)
 
 
-@pytest.mark.usefixtures("stripe_payouts")
-def test_an_unknown_outcome_waits_and_a_retry_pays_once(
+def test_an_unknown_outcome_waits_and_a_retry_pays_once(stripe_payouts: payouts.ProviderPayouts,
         world: World, provider: StripeProvider, connect: RecordedConnect,
         customer: stripe.StripeClient) -> None:
     fund_by_card(world, provider, customer, world.alice, "50.00")
     _linked(world, provider, connect, world.alice)
     connect.fail_next_transfer = True
-    withdrawal = money.request_withdrawal(world.uow(), world.alice, "20.00", "HKD")
+    withdrawal = money.request_withdrawal(world.uow(), world.alice, "20.00", "HKD",
+                                          route=stripe_payouts)
     assert withdrawal.status == "requested"  # held on `payout` until the outcome is known
     assert balance(world.sessions, f"{world.alice.party_id}:HKD:payout") == 2000
     retried = payouts.retry_payout(world.uow(), provider, world.operator, withdrawal.id)
@@ -396,13 +396,14 @@ def test_an_unknown_outcome_waits_and_a_retry_pays_once(
     assert_reconciled(world, provider, connect)
 
 
-@pytest.mark.usefixtures("stripe_payouts")
-def test_a_reversed_transfer_returns_to_available(world: World, provider: StripeProvider,
+def test_a_reversed_transfer_returns_to_available(stripe_payouts: payouts.ProviderPayouts,
+                                                  world: World, provider: StripeProvider,
                                                   connect: RecordedConnect,
                                                   customer: stripe.StripeClient) -> None:
     fund_by_card(world, provider, customer, world.alice, "80.00")
     _linked(world, provider, connect, world.alice)
-    withdrawal = money.request_withdrawal(world.uow(), world.alice, "80.00", "HKD")
+    withdrawal = money.request_withdrawal(world.uow(), world.alice, "80.00", "HKD",
+                                          route=stripe_payouts)
     with world.sessions() as session:
         transfer_id = session.get_one(PayoutTransfer, withdrawal.id).provider_id
     assert transfer_id is not None
@@ -416,13 +417,14 @@ def test_a_reversed_transfer_returns_to_available(world: World, provider: Stripe
     assert available(world.sessions, world.alice) == 3000
 
 
-@pytest.mark.usefixtures("stripe_payouts")
 def test_withdrawing_without_a_connected_account_changes_nothing(
+        stripe_payouts: payouts.ProviderPayouts,
         world: World, provider: StripeProvider, customer: stripe.StripeClient) -> None:
     fund_by_card(world, provider, customer, world.bob, "10.00")
     before = snapshot(world.sessions)
     with pytest.raises(Conflict, match="connected account"):
-        money.request_withdrawal(world.uow(), world.bob, "5.00", "HKD")
+        money.request_withdrawal(world.uow(), world.bob, "5.00", "HKD",
+                                 route=stripe_payouts)
     assert snapshot(world.sessions) == before
 
 
