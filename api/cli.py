@@ -19,6 +19,7 @@ from api.config import Settings
 from api.demo import load_demo
 from contracts.services.challenges import expire_due as expire_due_challenges
 from contracts.services.licence_units import close_due_tranches
+from contracts.services.licences import expire_due_grants
 from exchange.replay import compare_orders
 from exchange.services.auctions import run_due_auctions
 from exchange.services.trading import expire_due_orders
@@ -226,6 +227,22 @@ def licence_units_close_due() -> None:
     for view in closed:
         click.echo(f"{view.tranche.id}: {view.tranche.sold} of {view.tranche.units} units sold")
     click.echo(f"{len(closed)} tranches closed")
+
+
+@main.group("licences")
+def licences_group() -> None:
+    """Licence grants."""
+
+
+@licences_group.command("expire-due")
+def licences_expire_due() -> None:
+    """Expire every active licence whose term has ended (its end date, the first day not
+    licensed, is today or earlier in UTC); run it from cron or a timer."""
+    sessions = _sessions()
+    expired = expire_due_grants(lambda: UnitOfWork(sessions), datetime.now(UTC).date())
+    for grant in expired:
+        click.echo(f"{grant.id}: expired (ended {grant.end_date.isoformat()})")
+    click.echo(f"{len(expired)} licences expired")
 
 
 @main.group()

@@ -13,6 +13,7 @@ from api.schemas.licences import (
     AcceptanceSchema,
     AcceptSchema,
     GrantSchema,
+    GrantTerminateSchema,
     InvoiceSchema,
     LateQuerySchema,
     LateReportSchema,
@@ -80,6 +81,16 @@ def read_grant(grant_id: str) -> Any:
 def odrl(grant_id: str) -> Any:
     """The licence as an ODRL 2.2 JSON-LD Agreement."""
     return licences.grant_odrl(uow(), caller(), grant_id)
+
+
+@blp.route("/licences/<grant_id>/terminate", methods=["POST"])
+@blp.arguments(GrantTerminateSchema)
+@blp.response(200, GrantSchema)
+@auth.required
+def terminate(body: dict[str, Any], grant_id: str) -> Any:
+    """The grantor, the licensee or the operator ends an active licence, giving a reason;
+    invoices already issued stay payable."""
+    return licences.terminate_grant(uow(), caller(), grant_id, body["reason"])
 
 
 def _minor(money: dict[str, Any], field: str) -> tuple[int, str]:

@@ -137,3 +137,8 @@ class LateReportSchema(StrictSchema):
 
 class LateQuerySchema(StrictSchema):
     as_of = fields.Date(load_default=None)
+
+
+class GrantTerminateSchema(StrictSchema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500), metadata={
+        "description": "why the licence ends; journalled with who terminated it"})

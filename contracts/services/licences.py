@@ -9,7 +9,7 @@ executed in the same transaction, under the assets' row locks, after the conflic
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -277,8 +277,12 @@ def report_royalties(uow: UnitOfWork, actor: Actor, grant_id: str, start: date, 
         grant = _grant_for(uow, actor, grant_id, lock=True)
         if actor.party_id != grant.licensee_id:
             raise PermissionDenied("only the licensee reports its sales")
-        if grant.status != "active":
-            raise Conflict(f"the licence is {grant.status}", field="id")
+        # A terminated or expired licence still takes reports for the periods it covered
+        # (sales made while it was in force owe royalties); a period that starts after the
+        # day it ended (``end_date``, see ``terminate_grant``) is refused.
+        if grant.status != "active" and start > grant.end_date:
+            raise Conflict(f"the licence is {grant.status} since {grant.end_date.isoformat()}: "
+                           "no report for a period that starts after that", field="period")
         terms = _terms_of(grant.terms)
         if currency is not None and currency != terms.currency:
             raise InvalidInput(f"this licence is in {terms.currency}",
@@ -455,3 +459,70 @@ def late_reports(uow: UnitOfWork, actor: Actor, as_of: date) -> list[dict[str, A
                 out.append({"grant_id": grant.id, "licensee_id": grant.licensee_id,
                             "period_start": start, "period_end": end})
         return out
+
+
+MAX_TERMINATION_REASON = 500
+
+
+def terminate_grant(uow: UnitOfWork, actor: Actor, grant_id: str, reason: str) -> LicenceGrant:
+    """The grantor, the licensee or the operator ends an active licence now, giving a reason.
+
+    In one transaction the grant becomes ``terminated`` (so it no longer blocks new grants in
+    the conflict check), its ``end_date`` becomes the day of termination (the terms keep the
+    agreed end) and a ``grant.terminated`` entry names both parties, the reason and who
+    terminated. Invoices already issued stay payable, and reports for periods that start on
+    or before the termination day are still accepted (see ``report_royalties``). A licence
+    that is not active (terminated or expired) is refused with ``Conflict``; a party to
+    neither side gets ``NotFound``, as for every read of a grant.
+    """
+    if not isinstance(reason, str) or not reason.strip():
+        raise InvalidInput("give the reason for terminating the licence", field="reason")
+    reason = reason.strip()
+    if len(reason) > MAX_TERMINATION_REASON:
+        raise InvalidInput(f"at most {MAX_TERMINATION_REASON} characters", field="reason")
+    with uow:
+        grant = _grant_for(uow, actor, grant_id, lock=True)
+        grant.status = lifecycle.transition(lifecycle.GRANT, grant.status,
+                                            lifecycle.GrantEvent.TERMINATE)
+        ended = min(grant.end_date, uow.now.date())
+        agreed_end = grant.end_date
+        grant.end_date = ended
+        uow.journal.append(
+            "grant.terminated",
+            {"grant_id": grant.id, "grantor_id": grant.grantor_id,
+             "licensee_id": grant.licensee_id, "terminated_by": actor.party_id,
+             "reason": reason, "ended_on": ended.isoformat(),
+             "agreed_end": agreed_end.isoformat()},
+            actor=actor.party_id, parties=[grant.grantor_id, grant.licensee_id])
+        uow.commit()
+        return grant
+
+
+def expire_due_grants(new_uow: Callable[[], UnitOfWork], today: date) -> list[LicenceGrant]:
+    """Expire every active licence whose term is over, each in its own transaction with a
+    ``grant.expired`` entry (run it from cron or a timer: ``ipx licences expire-due``).
+
+    The terms' end date is exclusive (the first day not licensed), so a licence whose
+    ``end_date`` is ``today`` or earlier is due.
+    """
+    with new_uow() as uow:
+        due = list(uow.session.execute(
+            select(LicenceGrant.id).where(LicenceGrant.status == lifecycle.GrantState.ACTIVE,
+                                          LicenceGrant.end_date <= today)
+            .order_by(LicenceGrant.end_date, LicenceGrant.id)).scalars())
+    expired = []
+    for grant_id in due:
+        with new_uow() as uow:
+            grant = uow.session.get_one(LicenceGrant, grant_id, with_for_update=True)
+            if grant.status != lifecycle.GrantState.ACTIVE:
+                continue  # terminated meanwhile
+            grant.status = lifecycle.transition(lifecycle.GRANT, grant.status,
+                                                lifecycle.GrantEvent.EXPIRE)
+            uow.journal.append(
+                "grant.expired",
+                {"grant_id": grant.id, "grantor_id": grant.grantor_id,
+                 "licensee_id": grant.licensee_id, "end_date": grant.end_date.isoformat()},
+                actor=None, parties=[grant.grantor_id, grant.licensee_id])
+            uow.commit()
+            expired.append(grant)
+    return expired
