@@ -46,6 +46,8 @@ class GrantSchema(StrictSchema):
     licensee_id = fields.String()
     exclusivity = fields.String()
     status = fields.String()
+    # The first day not licensed: the agreed end, or the day of termination if earlier.
+    end_date = fields.Date()
     terms = fields.Method("_terms")
     terms_hash = fields.String()
     journal_seq = fields.Integer()

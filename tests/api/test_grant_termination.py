@@ -4,6 +4,7 @@ no longer blocking a new one."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from tests.api.conftest import assert_problem, tree_size
@@ -37,6 +38,9 @@ def test_terminate_frees_the_exclusive_field(world: dict[str, Any],  # noqa: F81
     ended = _terminate(uni, grant_id, {"reason": "breach of clause 7"}, headers=key)
     assert ended.status_code == 200, ended.json
     assert ended.json["id"] == grant_id and ended.json["status"] == "terminated"
+    # The licence now ends on the day of termination; the terms keep the agreed end.
+    today = datetime.now(UTC).date().isoformat()
+    assert ended.json["end_date"] == min(ended.json["terms"]["end"], today)
     assert tree_size(client) == size + 1
     replayed = _terminate(uni, grant_id, {"reason": "breach of clause 7"}, headers=key)
     assert replayed.status_code == 200 and replayed.headers["Idempotent-Replayed"] == "true"
