@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from ledger.accounts import AVAILABLE, CLEARING, party_account, post_transaction, system_account
 from ledger.actor import Actor
-from ledger.currency import exponent, positive_minor
+from ledger.currency import exponent, format_minor, positive_minor
 from ledger.errors import InvalidInput, NotFound, PermissionDenied
 from ledger.ids import new_id
 from ledger.models import (
@@ -73,22 +73,6 @@ _INSERT_LINES_PG = text(
 _INSERT_LINES_SQLITE = (
     "INSERT INTO distribution_lines (distribution_id, party_id, unit_class, units, amount_minor) "
     "VALUES (?, ?, ?, ?, ?)")
-
-
-def amount_text(currency: str) -> Callable[[int], str]:
-    """`format_minor(minor, currency)` by integer arithmetic, for the 100,000 amounts of a
-    large distribution (0.9 µs each against 1.5 µs through Decimal); equal for every minor
-    amount a journal body may hold (tests/unit/test_amount_text.py)."""
-    places = exponent(currency)
-    if places == 0:
-        return str
-    scale = 10 ** places
-
-    def text_of(minor: int) -> str:
-        whole, fraction = divmod(-minor if minor < 0 else minor, scale)
-        return f"{'-' if minor < 0 else ''}{whole}.{fraction:0{places}d}"
-
-    return text_of
 
 
 def platform_fee_bps(uow: UnitOfWork) -> int:
@@ -219,7 +203,9 @@ def distribute(
         source=source, reference=reference, created_at=uow.now,
     )
 
-    fmt = amount_text(currency)
+    def fmt(minor: int) -> str:
+        return format_minor(minor, currency)
+
     steps = [{"kind": s.kind, "amount": fmt(s.amount), "party_id": s.party_id}
              for s in result.steps]
     data = {

@@ -16,9 +16,9 @@ from flask import Flask
 from api.app import create_app
 from api.config import Settings
 from payments.config import PaymentSettings
-from payments.testing import LocalStripe, RecordedConnect, event_payload, sign_webhook
 from tests.api.conftest import World, assert_problem, balances, money, tree_size
 from tests.conftest import ORIGIN, Caller
+from tests.stripe_fakes import LocalStripe, RecordedConnect, event_payload, sign_webhook
 
 SECRET = "whsec_api_test_secret"
 WEBHOOK = "/v1/payments/stripe/webhook"

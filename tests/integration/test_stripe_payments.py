@@ -31,9 +31,9 @@ from payments.provider import BadWebhook
 from payments.services import collect, payouts, reconciliation, webhooks
 from payments.services.webhooks import EventReceipt
 from payments.stripe_adapter import StripeProvider, StripeSettings
-from payments.testing import LocalStripe, RecordedConnect, event_payload, sign_webhook
 from tests.integration.conftest import World
 from tests.integration.helpers import head_size, snapshot
+from tests.stripe_fakes import LocalStripe, RecordedConnect, event_payload, sign_webhook
 
 SECRET = "whsec_test_ipx_0123456789"
 CARD_OK = "4242424242424242"
