@@ -14,19 +14,17 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from sqlalchemy import BigInteger, String, bindparam, func, select, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import func, select
 
 from ledger.accounts import AVAILABLE, CLEARING, party_account, post_transaction, system_account
 from ledger.actor import Actor
-from ledger.currency import exponent, format_minor, positive_minor
+from ledger.currency import exponent, format_minor, positive_minor, to_minor
 from ledger.errors import InvalidInput, NotFound, PermissionDenied
 from ledger.ids import new_id
 from ledger.models import (
     Asset,
     AssetCost,
     Distribution,
-    DistributionLine,
     Holding,
     Instrument,
     JournalEntry,
@@ -43,7 +41,7 @@ PLATFORM_FEE = "platform_fee_bps"
 
 
 class LineView(NamedTuple):
-    """One line of a distribution as stored (`distribution_lines`)."""
+    """One line of a distribution, as its journal entry records it."""
 
     party_id: str
     unit_class: str
@@ -56,23 +54,6 @@ class DistributionView:
     distribution: Distribution
     steps: list[dict[str, Any]]
     lines: Sequence[LineView]
-
-
-# A distribution may have 100,000 lines: they are written with one statement binding arrays on
-# PostgreSQL, one executemany on SQLite, never as ORM objects (which took seconds to flush).
-_INSERT_LINES_PG = text(
-    "INSERT INTO distribution_lines (distribution_id, party_id, unit_class, units, amount_minor) "
-    "SELECT :distribution_id, l.party_id, l.unit_class, l.units, l.amount_minor "
-    "FROM unnest(:party_ids, :classes, :units, :amounts) "
-    "AS l(party_id, unit_class, units, amount_minor)"
-).bindparams(bindparam("distribution_id", type_=String),
-             bindparam("party_ids", type_=ARRAY(String)),
-             bindparam("classes", type_=ARRAY(String)),
-             bindparam("units", type_=ARRAY(BigInteger)),
-             bindparam("amounts", type_=ARRAY(BigInteger)))
-_INSERT_LINES_SQLITE = (
-    "INSERT INTO distribution_lines (distribution_id, party_id, unit_class, units, amount_minor) "
-    "VALUES (?, ?, ?, ?, ?)")
 
 
 def platform_fee_bps(uow: UnitOfWork) -> int:
@@ -115,20 +96,6 @@ def _holders(uow: UnitOfWork, asset_id: str,
         holders[unit_class].append(Holder(party_id, units))
         instruments[unit_class] = instrument_id
     return dict(holders), instruments
-
-
-def _insert_lines(uow: UnitOfWork, distribution_id: str, lines: Sequence[LineView]) -> None:
-    if not lines:
-        return
-    connection = uow.session.connection()
-    if connection.dialect.name == "postgresql":
-        party_ids, classes, units, amounts = (list(c) for c in zip(*lines, strict=True))
-        connection.execute(_INSERT_LINES_PG, {
-            "distribution_id": distribution_id, "party_ids": party_ids, "classes": classes,
-            "units": units, "amounts": amounts})
-    else:
-        connection.exec_driver_sql(_INSERT_LINES_SQLITE,
-                                   [(distribution_id, *line) for line in lines])
 
 
 def record_revenue(
@@ -227,29 +194,26 @@ def distribute(
                               actor=actor_id, parties=[asset.owner_id])
     distribution.journal_seq = posted.journal_seq
     session.add(distribution)
-    session.flush()  # the lines refer to it
-    lines = [LineView._make(line) for line in result.lines]
-    _insert_lines(uow, distribution.id, lines)
-    return DistributionView(distribution, steps, lines)
+    return DistributionView(distribution, steps, [LineView._make(ln) for ln in result.lines])
 
 
 def read_distribution(uow: UnitOfWork, actor: Actor, distribution_id: str) -> DistributionView:
-    """For the asset's owner, the operator, and any party with a line in it."""
+    """For the asset's owner, the operator, and any party with a line in it.
+
+    The lines are read from the distribution's journal entry: the record every holder verifies
+    is the only copy, so what the API shows cannot differ from it."""
     with uow:
         session = uow.session
         distribution = session.get(Distribution, distribution_id)
+        data: dict[str, Any] = {}
+        if distribution is not None:
+            data = json.loads(session.get_one(JournalEntry, distribution.journal_seq).body)["data"]
+        lines = [LineView(ln["party_id"], ln["class"], ln["units"],
+                          to_minor(Decimal(ln["amount"]), data["currency"]))
+                 for ln in data.get("lines", ())]
         allowed = distribution is not None and (
-            actor.is_operator
-            or session.get_one(Asset, distribution.asset_id).owner_id == actor.party_id
-            or session.execute(select(DistributionLine.id).where(
-                DistributionLine.distribution_id == distribution_id,
-                DistributionLine.party_id == actor.party_id).limit(1)).first() is not None)
+            actor.is_operator or data["owner_id"] == actor.party_id
+            or any(line.party_id == actor.party_id for line in lines))
         if distribution is None or not allowed:
             raise NotFound(f"no distribution '{distribution_id}'", field="id")
-        lines = [LineView._make(row) for row in session.execute(
-            select(DistributionLine.party_id, DistributionLine.unit_class,
-                   DistributionLine.units, DistributionLine.amount_minor)
-            .where(DistributionLine.distribution_id == distribution_id)
-            .order_by(DistributionLine.id))]
-        entry = json.loads(session.get_one(JournalEntry, distribution.journal_seq).body)
-        return DistributionView(distribution, entry["data"]["steps"], lines)
+        return DistributionView(distribution, data["steps"], lines)

@@ -27,9 +27,9 @@ from ledger.errors import (
     NotFound,
     PermissionDenied,
 )
-from ledger.models import DistributionLine, Holding, Instrument
+from ledger.models import Holding, Instrument
 from ledger.replay import compare
-from ledger.services import assets, money
+from ledger.services import assets, money, revenue
 from tests.integration.conftest import World
 from tests.integration.helpers import balance, entries, head_size, snapshot
 
@@ -89,12 +89,10 @@ def refused(world: World, error: type[DomainError], call: Callable[[], Any]) -> 
 
 
 def lines_by_party(world: World, distribution_id: str) -> dict[str, int]:
-    with world.sessions() as session:
-        out: dict[str, int] = {}
-        for line in session.execute(select(DistributionLine).where(
-                DistributionLine.distribution_id == distribution_id)).scalars():
-            out[line.party_id] = out.get(line.party_id, 0) + line.amount_minor
-        return out
+    out: dict[str, int] = {}
+    for line in revenue.read_distribution(world.uow(), world.operator, distribution_id).lines:
+        out[line.party_id] = out.get(line.party_id, 0) + line.amount_minor
+    return out
 
 
 def test_a_deal_from_proposal_to_exit(world: World, startup: Actor) -> None:
