@@ -121,7 +121,7 @@ def timed(fn: Callable[[], T], profile: bool) -> tuple[T, float, str]:
     if profiler is not None:
         profiler.disable()
         buffer = io.StringIO()
-        pstats.Stats(profiler, stream=buffer).sort_stats("cumulative").print_stats(25)
+        pstats.Stats(profiler, stream=buffer).sort_stats("cumulative").print_stats(45)
         text = buffer.getvalue()
     return result, seconds, text
 
@@ -146,7 +146,6 @@ class Breakdown:
             (ledger.journal.JournalWriter, "append", "  JournalWriter.append"),
             (ledger.journal, "canonical_bytes", "    encode the entry (data spliced)"),
             (ledger.accounts, "_insert_postings", "  insert postings"),
-            (ledger.services.revenue, "_insert_lines", "insert distribution lines"),
             (Session, "commit", "Session.commit (COMMIT)"),
         ]
         self.seconds: dict[str, float] = defaultdict(float)

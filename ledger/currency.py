@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from decimal import (
     Context,
@@ -105,6 +106,7 @@ def from_minor(minor: int, currency: str) -> Decimal:
     return Decimal(minor).scaleb(-places).quantize(Decimal(1).scaleb(-places))
 
 
+@functools.lru_cache(maxsize=1 << 16)  # a distribution's 100,000 lines repeat a few amounts
 def format_minor(minor: int, currency: str) -> str:
     """Minor units as the decimal string used in JSON, e.g. 12345 HKD -> '123.45'.
 

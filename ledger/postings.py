@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ledger.errors import InsufficientFunds, InsufficientUnits, InvalidInput
 
 
-@dataclass(frozen=True)
-class Posting:
+class Posting(NamedTuple):
+    """A signed amount added to one account (a tuple: a distribution builds 100,000 of them)."""
+
     account: str
     currency: str
     amount: int  # signed minor units
