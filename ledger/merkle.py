@@ -17,7 +17,8 @@ proof needs, and callers fetch the perfect nodes and :func:`fold_range` them.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TypeVar
 
 __all__ = [
     "EMPTY_ROOT",
@@ -26,8 +27,14 @@ __all__ = [
     "consistency_proof",
     "consistency_ranges",
     "fold_range",
+    "inclusion_node_sets",
+    "inclusion_nodes",
     "inclusion_proof",
     "inclusion_ranges",
+    "node_range",
+    "parent_level",
+    "path_from_levels",
+    "paths_from_levels",
     "node_hash",
     "perfect_ranges",
     "root_of",
@@ -145,6 +152,82 @@ def inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
             start = mid
     siblings.reverse()
     return siblings
+
+
+# Inclusion paths as nodes of the aligned tree. The RFC's tree over n leaves is the aligned
+# binary tree whose node (level, idx) covers leaves [idx * 2**level, (idx + 1) * 2**level)
+# cut at n, a node with nothing right of its left child being that child itself (as in
+# root_of). So a path is, level by level, the sibling of the leaf's ancestor if the sibling
+# starts inside the tree: a perfect node, or the one partial node at the tree's right edge.
+# Paths of many leaves share their nodes and need no range arithmetic.
+
+
+def node_range(level: int, idx: int, size: int) -> tuple[int, int]:
+    """The leaves ``[start, end)`` that node ``(level, idx)`` covers in the tree of ``size``."""
+    start = idx << level
+    return start, min(start + (1 << level), size)
+
+
+def inclusion_nodes(index: int, size: int) -> list[tuple[int, int]]:
+    """The inclusion path of ``index`` in the tree of ``size`` as nodes ``(level, idx)``,
+    bottom-up: element k is ``MTH(D[node_range(level, idx, size)])`` and equals the
+    hash of ``inclusion_ranges(index, size)[k]``. Raises ``ValueError`` unless
+    ``0 <= index < size``."""
+    if not 0 <= index < size:
+        raise ValueError(f"leaf index {index} out of range for tree size {size}")
+    return [(level, (index >> level) ^ 1) for level in range((size - 1).bit_length())
+            if ((index >> level) ^ 1) << level < size]
+
+
+def inclusion_node_sets(indices: Iterable[int], size: int) -> list[set[int]]:
+    """For each level from 0 up, the indices of the nodes that the inclusion paths of
+    ``indices`` in the tree of ``size`` use there (see :func:`inclusion_nodes`); the list
+    has one set per level a path can reach, ``(size - 1).bit_length()`` of them."""
+    leaves = set(indices)
+    if any(not 0 <= index < size for index in leaves):
+        raise ValueError(f"a leaf index is out of range for tree size {size}")
+    out: list[set[int]] = []
+    for level in range((size - 1).bit_length() if size > 0 else 0):
+        siblings = {(index >> level) ^ 1 for index in leaves}
+        # The one node that would start past the last leaf: the last ancestor has no
+        # sibling at this level, so its paths have no element here.
+        siblings.discard(((size - 1) >> level) + 1)
+        out.append(siblings)
+    return out
+
+
+T = TypeVar("T")
+
+
+def path_from_levels(levels: Sequence[Mapping[int, T] | Sequence[T]], index: int,
+                     size: int) -> list[T]:
+    """The inclusion path of ``index`` from per-level node values (``levels[level][idx]``,
+    as :func:`inclusion_node_sets` names them: hashes, or anything derived from them)."""
+    return [level[(index >> n) ^ 1] for n, level in enumerate(levels)
+            if ((index >> n) ^ 1) << n < size]
+
+
+def paths_from_levels(levels: Sequence[Mapping[int, T] | Sequence[T]], indices: Sequence[int],
+                      size: int) -> list[list[T]]:
+    """``[path_from_levels(levels, index, size) for index in indices]``, built a level at a
+    time: a leaf left of ``2**(len(levels) - 1)`` has a sibling at every level, so its
+    path is one lookup per level with no test (the rest, at the right edge, are tested)."""
+    if not levels:
+        return [[] for _ in indices]
+    half = 1 << (len(levels) - 1)
+    inner = [index for index in indices if index < half]
+    columns = [[level[(index >> n) ^ 1] for index in inner] for n, level in enumerate(levels)]
+    inner_paths = iter(list(map(list, zip(*columns, strict=True))) if inner else [])
+    return [next(inner_paths) if index < half else path_from_levels(levels, index, size)
+            for index in indices]
+
+
+def parent_level(hashes: Sequence[bytes]) -> list[bytes]:
+    """The perfect nodes one level up from the perfect nodes ``0 .. len(hashes) - 1`` of a
+    level (a left-over last node has no perfect parent)."""
+    sha, prefix = _sha256, _NODE_PREFIX
+    return [sha(prefix + a + b).digest() for a, b in zip(hashes[0::2], hashes[1::2],
+                                                          strict=False)]
 
 
 def consistency_ranges(first: int, second: int) -> list[tuple[int, int]]:

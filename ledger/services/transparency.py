@@ -8,7 +8,7 @@ from functools import cache
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import BigInteger, Select, and_, any_, bindparam, or_, select
+from sqlalchemy import BigInteger, Select, String, and_, any_, bindparam, func, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -20,7 +20,11 @@ from ledger.merkle import (
     EMPTY_ROOT,
     consistency_ranges,
     fold_range,
+    inclusion_node_sets,
     inclusion_ranges,
+    node_range,
+    parent_level,
+    paths_from_levels,
     perfect_ranges,
 )
 from ledger.models import Checkpoint, JournalEntry, JournalEntryParty, JournalHead, MerkleNode
@@ -54,38 +58,45 @@ def is_postgresql(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def chunks(session: Session, values: list[int]) -> list[list[int]]:
-    """`values` split for `IN` lists: SQLite caps the parameters of one statement, so chunks
-    of CHUNK; PostgreSQL binds one array (`= ANY(:array)`), so one chunk, parsed and planned
-    once (2,000-placeholder statements cost it more to parse than to run)."""
+def chunks(session: Session, values: list[int]) -> list[Any]:
+    """`values` as parameters of `seq_in`, split to bound each statement: PostgreSQL binds
+    one array (`= ANY(:array)`), so one chunk, parsed and planned once; SQLite one JSON
+    array text per CHUNK values (`IN (SELECT value FROM json_each(:text))`), where a list of
+    2,000 placeholders cost more to build than to run."""
     if is_postgresql(session):
         return [values] if values else []
-    return [values[i:i + CHUNK] for i in range(0, len(values), CHUNK)]
+    return [_sqlite_array(values[i:i + CHUNK]) for i in range(0, len(values), CHUNK)]
+
+
+def _sqlite_array(values: list[int]) -> str:
+    return json.dumps(values, separators=(",", ":"))
+
+
+def _in_array(column: Any, name: str, postgresql: bool) -> Any:
+    if postgresql:
+        return column == any_(bindparam(name, type_=ARRAY(BigInteger)))
+    return column.in_(select(func.json_each(bindparam(name, type_=String))
+                             .table_valued("value").c.value))
 
 
 def seq_in(session: Session, column: Any, name: str) -> Any:
-    """`column IN :name` (SQLite, expanding) or `column = ANY(:name)` (PostgreSQL, an array)."""
-    if is_postgresql(session):
-        return column == any_(bindparam(name, type_=ARRAY(BigInteger)))
-    return column.in_(bindparam(name, expanding=True))
+    """`column` in the values `chunks` gives: `column = ANY(:name)` on PostgreSQL (an array),
+    `column IN (SELECT value FROM json_each(:name))` on SQLite (a JSON array)."""
+    return _in_array(column, name, is_postgresql(session))
 
 
 @cache
 def _nodes_on_levels(levels: int, postgresql: bool) -> Select[tuple[int, int, bytes]]:
-    """Perfect nodes on `levels` levels: `level = :level{k} AND idx IN :idx{k}` for each k
-    (`idx = ANY(:idx{k})` on PostgreSQL).
+    """Perfect nodes on `levels` levels: `level = :level{k} AND idx = ANY(:idx{k})` for each
+    k (on SQLite `idx IN (SELECT value FROM json_each(:idx{k}))`).
 
     Both engines search the primary key with this, where SQLite scans the whole table for a
     row-value `(level, idx) IN (...)`. Built once per number of levels (at most 64): building
     the clauses on every call cost more than running the query.
     """
-    def idx_in(k: int) -> Any:
-        if postgresql:
-            return MerkleNode.idx == any_(bindparam(f"idx{k}", type_=ARRAY(BigInteger)))
-        return MerkleNode.idx.in_(bindparam(f"idx{k}", expanding=True))
-
     return select(MerkleNode.level, MerkleNode.idx, MerkleNode.hash).where(or_(*(
-        and_(MerkleNode.level == bindparam(f"level{k}"), idx_in(k)) for k in range(levels))))
+        and_(MerkleNode.level == bindparam(f"level{k}"),
+             _in_array(MerkleNode.idx, f"idx{k}", postgresql)) for k in range(levels))))
 
 
 def _any_node(
@@ -98,7 +109,7 @@ def _any_node(
     params: dict[str, Any] = {}
     for k, (level, indexes) in enumerate(by_level.items()):
         params[f"level{k}"] = level
-        params[f"idx{k}"] = indexes
+        params[f"idx{k}"] = indexes if postgresql else _sqlite_array(indexes)
     return _nodes_on_levels(len(by_level), postgresql), params
 
 
@@ -122,14 +133,86 @@ def _nodes(session: Session, ranges: list[tuple[int, int]]) -> dict[tuple[int, i
     return found
 
 
+def _sparse_levels(session: Session, wanted: list[set[int]]) -> list[dict[int, bytes]]:
+    """The perfect nodes `wanted[level]` of the lowest levels, idx -> hash per level: the
+    leaves in one query, the others in another (on SQLite, one per CHUNK of each)."""
+    levels: list[dict[int, bytes]] = [{} for _ in wanted]
+    if not wanted:
+        return levels
+    leaf_query = select(JournalEntry.seq, JournalEntry.leaf_hash).where(
+        seq_in(session, JournalEntry.seq, "seqs"))
+    for part in chunks(session, sorted(idx + 1 for idx in wanted[0])):
+        levels[0].update((seq - 1, digest) for seq, digest
+                         in session.execute(leaf_query, {"seqs": part}))
+    inner = [(level, idx) for level in range(1, len(wanted)) for idx in sorted(wanted[level])]
+    postgresql = is_postgresql(session)
+    step = (len(inner) if postgresql else CHUNK) or 1
+    for i in range(0, len(inner), step):
+        for level, idx, digest in session.execute(*_any_node(inner[i:i + step], postgresql)):
+            levels[level][idx] = digest
+    for level, indexes in enumerate(wanted):
+        if len(levels[level]) != len(indexes):
+            raise LookupError(f"{len(indexes) - len(levels[level])} Merkle nodes of level "
+                              f"{level} missing")
+    return levels
+
+
+# A level whose perfect nodes the paths need at least this share of is read whole, and the
+# levels above it are hashed from it: hashing a node costs a fraction of fetching it.
+DENSE = 0.5
+
+# Per level, node index -> hash: a dict where only some nodes were fetched, a list where the
+# whole level is known.
+PathLevels = list[dict[int, bytes] | list[bytes]]
+
+
+def path_levels(session: Session, seqs: list[int], size: int) -> PathLevels:
+    """Every node the audit paths of `seqs` in the tree of `size` use, per level:
+    `levels[level][idx]` (see `ledger.merkle.inclusion_node_sets`); the paths themselves
+    come from `ledger.merkle.paths_from_levels`. Each node is fetched (or computed) once:
+    a few queries (see `_sparse_levels`), and one more for the whole dense level."""
+    wanted = inclusion_node_sets([seq - 1 for seq in seqs], size)
+    # The partial node at the right edge of a level, if a path needs it, is folded from
+    # the perfect nodes below it.
+    partial: dict[int, list[tuple[int, int]]] = {}
+    for level, indexes in enumerate(wanted):
+        last = size >> level
+        if size & ((1 << level) - 1) and last in indexes:
+            indexes.discard(last)
+            partial[level] = perfect_ranges(last << level, size)
+    for pieces in partial.values():
+        for level, idx in pieces:
+            wanted[level].add(idx)
+    # The lowest level (above the leaves) dense enough to read whole; all above it computed.
+    dense = next((level for level in range(1, len(wanted))
+                  if (size >> level) <= len(wanted[level]) / DENSE), len(wanted))
+    levels: PathLevels = [*_sparse_levels(session, wanted[:dense])]
+    if dense < len(wanted):
+        full = [digest for (digest,) in session.execute(
+            select(MerkleNode.hash).where(MerkleNode.level == dense,
+                                          MerkleNode.idx < size >> dense)
+            .order_by(MerkleNode.idx))]
+        if len(full) != size >> dense:
+            raise LookupError(f"merkle_nodes lacks nodes of level {dense}")
+        while len(levels) < len(wanted):
+            levels.append(full)
+            full = parent_level(full)
+    for level, pieces in partial.items():
+        nodes = {(lv, idx): levels[lv][idx] for lv, idx in pieces}
+        value = fold_range(*node_range(level, size >> level, size), nodes)
+        known = levels[level]
+        if isinstance(known, dict):
+            known[size >> level] = value
+        else:
+            known.append(value)  # the perfect nodes are 0 .. (size >> level) - 1
+    return levels
+
+
 def inclusion_paths(session: Session, seqs: list[int], size: int) -> dict[int, list[bytes]]:
     """Audit paths of many entries in the tree of `size`, sharing one fetch of their nodes."""
-    ranges = {seq: inclusion_ranges(seq - 1, size) for seq in seqs}
-    # Many paths share their upper ranges: decompose, fetch and fold each distinct one once.
-    distinct = list({r for rs in ranges.values() for r in rs})
-    nodes = _nodes(session, distinct)
-    folded = {r: fold_range(r[0], r[1], nodes) for r in distinct}
-    return {seq: [folded[r] for r in rs] for seq, rs in ranges.items()}
+    levels = path_levels(session, seqs, size)
+    return dict(zip(seqs, paths_from_levels(levels, [seq - 1 for seq in seqs], size),
+                    strict=True))
 
 
 def _hashes(session: Session, ranges: list[tuple[int, int]]) -> list[bytes]:
