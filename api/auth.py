@@ -7,13 +7,12 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 
 from flask import Flask, current_app, g, request
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine
 from werkzeug.exceptions import TooManyRequests, Unauthorized
 
 from api.context import runtime
-from ledger.db import make_engine, make_session_factory
-from ledger.services.parties import authenticate
-from ledger.unit_of_work import UnitOfWork
+from ledger.db import make_engine
+from ledger.services.parties import key_actor
 
 F = TypeVar("F", bound=Callable[..., Any])
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="ipx"'}
@@ -25,22 +24,28 @@ def _unauthorized(message: str) -> Unauthorized:
     return error
 
 
-def _lookup_sessions() -> sessionmaker[Session]:
-    """Sessions for the key lookup. On a SQLite file they begin with a plain (deferred) BEGIN:
-    the lookup only reads, and the app's own `BEGIN IMMEDIATE` would take the database's single
-    write lock for it, so every request would queue twice behind every writer. Elsewhere (and
-    for in-memory SQLite, which a second engine could not see) the app's own sessions."""
-    sessions: sessionmaker[Session] | None = current_app.extensions.get("ipx_auth_sessions")
-    if sessions is None:
+def _lookup_engine() -> Engine:
+    """The engine for the key lookup, which only reads one row.
+
+    On a SQLite file a read-only one, whose transactions begin with a plain (deferred) BEGIN:
+    the app's own `BEGIN IMMEDIATE` would take the database's single write lock for it, so
+    every request would queue twice behind every writer. On PostgreSQL the app's own pool in
+    autocommit: one statement is its own snapshot, so BEGIN and ROLLBACK would be two more
+    round trips for nothing, and psycopg forgets its prepared statements at every ROLLBACK, so
+    the order's own statements would never be prepared. Elsewhere (and for in-memory SQLite,
+    which a second engine could not see) the app's own engine."""
+    engine: Engine | None = current_app.extensions.get("ipx_auth_engine")
+    if engine is None:
         rt = runtime()
         url = rt.engine.url
         if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-            sessions = make_session_factory(
-                make_engine(url.render_as_string(hide_password=False), read_only=True))
+            engine = make_engine(url.render_as_string(hide_password=False), read_only=True)
+        elif url.get_backend_name() == "postgresql":
+            engine = rt.engine.execution_options(isolation_level="AUTOCOMMIT")
         else:
-            sessions = rt.sessions
-        current_app.extensions["ipx_auth_sessions"] = sessions
-    return sessions
+            engine = rt.engine
+        current_app.extensions["ipx_auth_engine"] = engine
+    return engine
 
 
 def _load_caller() -> None:
@@ -54,7 +59,8 @@ def _load_caller() -> None:
     failures = current_app.extensions["ipx_auth_failures"]
     if not failures.allowed():
         raise TooManyRequests("too many failed authentications from this address; wait a minute")
-    actor = authenticate(UnitOfWork(_lookup_sessions()), token.strip())
+    with _lookup_engine().connect() as connection:
+        actor = key_actor(connection, token.strip())
     if actor is None:
         failures.record()
         raise _unauthorized("the API key is unknown or revoked")

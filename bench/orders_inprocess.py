@@ -10,8 +10,10 @@ everyone else's load; CPU time per order moves much less. Per engine, on a fresh
    orders_http.py: price within +-10 ticks of 10.00, quantity 1..20) one at a time through the
    Flask test client (`POST /v1/orders`: auth, rate limiter, schema, service, response), then
    as many straight into `exchange.services.trading.place_order`, then through Flask again;
-   CPU (process time) and wall time per order, and the SQL statements and journal entries per
-   order (counted on every engine of the app, including the API-key lookup's own on SQLite).
+   CPU (process time) and wall time per order, on PostgreSQL the CPU time of the server
+   processes serving the benchmark's database (from /proc, so only with a local server), and
+   the SQL statements and journal entries per order (counted on every engine of the app,
+   including the API-key lookup's own on SQLite).
 
     python bench/orders_inprocess.py [--engines sqlite,postgresql] [--orders 500] [--profile]
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import os
 import pstats
 import random
 import secrets
@@ -34,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from benchlib import create_pg_database, drop_pg_database, machine_lines, parse_engines, say
-from sqlalchemy import Engine, event, select
+from sqlalchemy import Engine, NullPool, create_engine, event, select, text
 
 import migrations
 from api.app import create_app
@@ -116,6 +119,24 @@ def run(url: str, home: Path, orders: int, profile: bool) -> None:
         with rt.engine.connect() as c:
             return int(c.execute(select(JournalHead.size)).scalar_one())
 
+    def server_cpu() -> dict[int, float]:
+        """CPU seconds so far of every PostgreSQL backend serving this database (not this
+        query's own), read from /proc: the server's share of an order's cost."""
+        if rt.engine.dialect.name != "postgresql":
+            return {}
+        # A connection of its own: one from the app's pool would be the backend to measure.
+        with create_engine(rt.engine.url, poolclass=NullPool).connect() as c:
+            pids = c.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = "
+                                  "current_database() AND pid <> pg_backend_pid()")).scalars()
+            seconds = {}
+            for pid in pids:
+                try:
+                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                except OSError:
+                    continue
+                seconds[pid] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            return seconds
+
     def timed(label: str, how: Callable[[list[tuple[str, dict[str, Any]]]], None]) -> None:
         statements: Counter[str] = Counter()
 
@@ -124,14 +145,20 @@ def run(url: str, home: Path, orders: int, profile: bool) -> None:
 
         batch = bodies(orders)
         before = size()
+        server_before = server_cpu()
         event.listen(Engine, "before_cursor_execute", count)
         cpu, wall = time.process_time(), time.perf_counter()
         how(batch)
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
         event.remove(Engine, "before_cursor_execute", count)
+        server_after = server_cpu()
         entries = size() - before
-        say(f"  {label}: {cpu / orders * 1000:.2f} ms CPU per order ({wall / orders * 1000:.2f} "
-            f"ms wall); {entries / orders:.2f} journal entries and "
+        server = ""
+        if server_after:
+            used = sum(t - server_before.get(pid, 0.0) for pid, t in server_after.items())
+            server = f" + {used / orders * 1000:.2f} ms PostgreSQL server CPU"
+        say(f"  {label}: {cpu / orders * 1000:.2f} ms CPU per order{server} "
+            f"({wall / orders * 1000:.2f} ms wall); {entries / orders:.2f} journal entries and "
             f"{sum(statements.values()) / orders:.1f} SQL statements per order ("
             + ", ".join(f"{k} {v / orders:.1f}" for k, v in statements.most_common()) + ")")
 
@@ -140,13 +167,17 @@ def run(url: str, home: Path, orders: int, profile: bool) -> None:
     timed("service only (place_order)", service)
     timed("through Flask again", http)
     if profile:
-        profiler = cProfile.Profile()
+        # CPU time, not wall time: on PostgreSQL waiting for the server would otherwise
+        # dominate the profile and hide what the worker itself spends.
+        profiler = cProfile.Profile(time.process_time)
         batch = bodies(orders)
         profiler.enable()
         http(batch)
         profiler.disable()
         buffer = io.StringIO()
-        pstats.Stats(profiler, stream=buffer).sort_stats("cumulative").print_stats(40)
+        stats = pstats.Stats(profiler, stream=buffer)
+        stats.sort_stats("cumulative").print_stats(60)
+        stats.sort_stats("tottime").print_stats(40)
         say(buffer.getvalue())
     rt.engine.dispose()
 

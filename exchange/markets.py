@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from exchange.models import Market
 from ledger.currency import exponent
-from ledger.db import insert_missing
+from ledger.db import detached_rows, insert_missing
 from ledger.errors import Conflict, NotFound
 from ledger.models import Instrument
 
@@ -65,10 +65,12 @@ def market_state(market: Market) -> tuple[object, ...]:
     return tuple(getattr(market, k) for k in _MARKET_STATE)
 
 
-def save_market_state(session: Session, market: Market) -> None:
-    """Write what trading changes in a detached market row (from `lock_market(detached=True)`)."""
-    session.connection().execute(_SAVE_MARKET, {"key": market.instrument_id,
-                                                **{k: getattr(market, k) for k in _MARKET_STATE}})
+def save_market_state(session: Session | Connection, market: Market) -> None:
+    """Write what trading changes in a detached market row (from `lock_market(detached=True)`);
+    given the session's connection, run on it directly."""
+    connection = session if isinstance(session, Connection) else session.connection()
+    connection.execute(_SAVE_MARKET, {"key": market.instrument_id,
+                                      **{k: getattr(market, k) for k in _MARKET_STATE}})
 
 
 def lock_market(session: Session, instrument_id: str, *, for_trading: bool = True,
@@ -83,10 +85,9 @@ def lock_market(session: Session, instrument_id: str, *, for_trading: bool = Tru
         row = session.connection().execute(_LOCK_OPEN_MARKET,
                                            {"instrument": instrument_id}).one_or_none()
         if row is not None:
-            values = list(row)
             n = len(_INSTRUMENT_COLUMNS)
-            instrument = Instrument(**dict(zip(_INSTRUMENT_COLUMNS, values[:n], strict=True)))
-            market = Market(**dict(zip(_MARKET_COLUMNS, values[n:], strict=True)))
+            [instrument] = detached_rows(Instrument, _INSTRUMENT_COLUMNS, [row[:n]])
+            [market] = detached_rows(Market, _MARKET_COLUMNS, [row[n:]])
             if for_trading and market.halted:
                 raise Conflict(f"instrument '{instrument_id}' is halted", field="instrument_id")
             return OpenMarket(instrument, market)

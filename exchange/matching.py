@@ -13,6 +13,7 @@ from exchange.engine import Order as BookOrder
 from exchange.markets import OpenMarket
 from exchange.models import Order
 from exchange.settlement import Executed, Settlement
+from ledger.db import detached_rows
 from ledger.unit_of_work import UnitOfWork
 
 ORDERS = Order.__table__
@@ -25,9 +26,7 @@ def detached_orders(session: Session, statement: Executable,
                     params: dict[str, Any]) -> list[Order]:
     """Orders read with one Core statement (selecting every column of `orders`) as objects
     outside the session: no ORM loading or change tracking; a `Settlement` writes what changes."""
-    columns = _ORDER_COLUMNS
-    return [Order(**dict(zip(columns, row, strict=True)))
-            for row in session.connection().execute(statement, params)]
+    return detached_rows(Order, _ORDER_COLUMNS, session.connection().execute(statement, params))
 
 
 def epoch_ms(at: datetime | None) -> int | None:

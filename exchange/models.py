@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ledger.db import Base, UtcDateTime
@@ -37,6 +37,11 @@ class Order(Base):
     __table_args__ = (
         # Loading only the resting orders that can cross: by side and price, then time.
         Index("ix_orders_book", "instrument_id", "status_open", "side", "price_ticks", "priority"),
+        # Every order first expires its instrument's due GTD orders: without this index that
+        # read every open order of the instrument (migration 0010).
+        Index("ix_orders_due", "instrument_id", "expires_at",
+              postgresql_where=text("status_open AND expires_at IS NOT NULL"),
+              sqlite_where=text("status_open = 1 AND expires_at IS NOT NULL")),
     )
 
     id: Mapped[str] = mapped_column(Id, primary_key=True)

@@ -106,6 +106,9 @@ class Settlement:
 
     def __init__(self, uow: UnitOfWork, om: OpenMarket) -> None:
         self.uow, self.om = uow, om
+        # The transaction's connection, asked of the session once: each `connection()` call
+        # goes through the session's transaction bookkeeping.
+        self.connection = uow.session.connection()
         self.currency = om.instrument.currency
         self.market_before = market_state(om.market)
         self.account_ids: dict[str, int] = {}
@@ -130,8 +133,7 @@ class Settlement:
         """Lock the cash accounts and holdings of every party the command may touch (accounts
         in code order, then holdings in (instrument, party) order: the global lock order),
         creating those that do not exist yet."""
-        session = self.uow.session
-        connection = session.connection()
+        session, connection = self.uow.session, self.connection
         wanted = sorted(set(parties))
         codes = sorted([party_account(p, self.currency, purpose) for p in wanted
                         for purpose in (AVAILABLE, HELD)]
@@ -280,10 +282,9 @@ class Settlement:
     def finish(self, kind: str, data: dict[str, Any], *, actor: str | None) -> int:
         """Write balances, holdings, trades and the money transaction, with one journal entry
         of `kind` carrying `data`, the merged postings and unit moves; its seq."""
-        uow, session = self.uow, self.uow.session
-        connection = session.connection()
+        uow, connection = self.uow, self.connection
         if market_state(self.om.market) != self.market_before:
-            save_market_state(session, self.om.market)
+            save_market_state(connection, self.om.market)
         if self.new_orders:
             connection.execute(_INSERT_ORDER, [
                 {k: getattr(o, k) for k in _ORDER_COLUMNS} for o in self.new_orders.values()])
