@@ -5,37 +5,18 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
 
-import migrations
-from api.config import Settings
-from api.demo import load_demo
-from contracts.services.challenges import expire_due as expire_due_challenges
-from contracts.services.licence_units import close_due_tranches
-from contracts.services.licences import expire_due_grants
-from exchange.replay import compare_orders
-from exchange.services.auctions import run_due_auctions
-from exchange.services.trading import expire_due_orders
-from ledger import statement_verifier
-from ledger.audit import verify_journal
-from ledger.currency import format_minor
-from ledger.db import make_engine, make_session_factory
-from ledger.errors import DomainError
-from ledger.models import JournalHead
-from ledger.replay import compare
-from ledger.services.parties import bootstrap_operator
-from ledger.signing_key import load_or_create_signing_key, load_signing_key
-from ledger.unit_of_work import UnitOfWork
-from payments.config import make_provider
-from payments.provider import ProviderUnavailable
-from payments.services.reconciliation import reconcile_as_operator
+# Each command imports what it needs when it runs: `ipx verify-statement` must start fast on
+# an inventor's machine, and importing the whole application (SQLAlchemy, Alembic, Stripe, the
+# services) cost a second before it could begin.
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from api.config import Settings
 
 err = Console(stderr=True)
 
@@ -46,6 +27,9 @@ def main() -> None:
 
 
 def _prepare(settings: Settings) -> None:
+    import migrations
+    from ledger.signing_key import load_or_create_signing_key
+
     if settings.database_url.startswith("sqlite:///"):
         # Make the SQLite file's folder (relative paths live under the working directory;
         # `sqlite:////abs/path` leaves an absolute one), as IPX_HOME's is made for the key.
@@ -58,6 +42,10 @@ def _prepare(settings: Settings) -> None:
 @main.command()
 def init() -> None:
     """Create or upgrade the schema and the signing key; print a new operator API key last."""
+    from api.config import Settings
+    from ledger.services.parties import bootstrap_operator
+    from ledger.unit_of_work import UnitOfWork
+
     settings = Settings.from_env()
     _prepare(settings)
     sessions = _sessions()
@@ -77,6 +65,8 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply every Alembic migration."""
+    from api.config import Settings
+
     settings = Settings.from_env()
     _prepare(settings)
     click.echo("schema is up to date")
@@ -115,6 +105,9 @@ def serve(host: str, port: int, workers: int) -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 def run(host: str, port: int) -> None:
     """Set up (schema, key, demo data on first start) and serve: what `make run` does."""
+    from api.config import Settings
+    from api.demo import load_demo
+
     settings = Settings.from_env()
     _prepare(settings)
     sessions = _sessions()
@@ -136,6 +129,14 @@ def ledger() -> None:
 @ledger.command()
 def verify() -> None:
     """Recompute every leaf, the chain, the Merkle tree and every checkpoint signature."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from sqlalchemy import select
+
+    from api.config import Settings
+    from ledger.audit import verify_journal
+    from ledger.models import JournalHead
+    from ledger.signing_key import load_signing_key
+
     settings = Settings.from_env()
     key = load_signing_key(settings.home).public_key()
     sessions = _sessions(read_only=True)
@@ -160,6 +161,9 @@ def verify() -> None:
               help="compare the rebuilt balances and holdings with the tables")
 def replay(check: bool) -> None:
     """Rebuild balances and holdings from the journal alone and compare with the tables."""
+    from exchange.replay import compare_orders
+    from ledger.replay import compare
+
     sessions = _sessions(read_only=True)
     with sessions() as session:
         differences = compare(session) + compare_orders(session)
@@ -177,11 +181,16 @@ def replay(check: bool) -> None:
               help="the journal's public key (PEM), obtained independently of the statement")
 def verify_statement_command(statement_file: str, public_key: str | None) -> None:
     """Check a statement offline: signature, every proof, balances and every distribution."""
+    from ledger import statement_verifier
+
     argv = [statement_file] + (["--public-key", public_key] if public_key else [])
     sys.exit(statement_verifier.main(argv))
 
 
 def _sessions(*, read_only: bool = False) -> sessionmaker[Session]:
+    from api.config import Settings
+    from ledger.db import make_engine, make_session_factory
+
     return make_session_factory(make_engine(Settings.from_env().database_url,
                                             read_only=read_only))
 
@@ -194,6 +203,9 @@ def auctions() -> None:
 @auctions.command("run-due")
 def auctions_run_due() -> None:
     """Run every call auction whose time has come (run it from cron or a timer)."""
+    from exchange.services.auctions import run_due_auctions
+    from ledger.unit_of_work import UnitOfWork
+
     sessions = _sessions()
     outcomes = run_due_auctions(lambda: UnitOfWork(sessions))
     for o in outcomes:
@@ -210,6 +222,9 @@ def orders() -> None:
 @orders.command("expire-due")
 def orders_expire_due() -> None:
     """Expire every GTD order whose time has come and release what it holds."""
+    from exchange.services.trading import expire_due_orders
+    from ledger.unit_of_work import UnitOfWork
+
     count = expire_due_orders(UnitOfWork(_sessions()))
     click.echo(f"{count} orders expired")
 
@@ -222,6 +237,9 @@ def licence_units() -> None:
 @licence_units.command("close-due")
 def licence_units_close_due() -> None:
     """Close every tranche whose subscription period has ended: buyers pay, units are issued."""
+    from contracts.services.licence_units import close_due_tranches
+    from ledger.unit_of_work import UnitOfWork
+
     sessions = _sessions()
     closed = close_due_tranches(lambda: UnitOfWork(sessions))
     for view in closed:
@@ -238,6 +256,9 @@ def licences_group() -> None:
 def licences_expire_due() -> None:
     """Expire every active licence whose term has ended (its end date, the first day not
     licensed, is today or earlier in UTC); run it from cron or a timer."""
+    from contracts.services.licences import expire_due_grants
+    from ledger.unit_of_work import UnitOfWork
+
     sessions = _sessions()
     expired = expire_due_grants(lambda: UnitOfWork(sessions), datetime.now(UTC).date())
     for grant in expired:
@@ -264,6 +285,16 @@ def _utc(text: str) -> datetime:
 def payments_reconcile(start: str, end: str) -> None:
     """Compare the ledger's Stripe clearing account with Stripe's balance transactions over
     [from, to): list every difference; exit 1 if there is any."""
+    from rich.table import Table
+
+    from api.config import Settings
+    from ledger.currency import format_minor
+    from ledger.errors import DomainError
+    from ledger.unit_of_work import UnitOfWork
+    from payments.config import make_provider
+    from payments.provider import ProviderUnavailable
+    from payments.services.reconciliation import reconcile_as_operator
+
     try:
         result = reconcile_as_operator(UnitOfWork(_sessions()),
                                        make_provider(Settings.from_env().payments),
@@ -297,6 +328,10 @@ def challenges() -> None:
 def challenges_expire_due() -> None:
     """Expire every challenge whose deadline passed without an award (or without confirmed
     matching funds) and refund its holds (run it from cron or a timer)."""
+    from contracts.services.challenges import expire_due as expire_due_challenges
+    from ledger.currency import format_minor
+    from ledger.unit_of_work import UnitOfWork
+
     sessions = _sessions()
     expired = expire_due_challenges(lambda: UnitOfWork(sessions))
     for view in expired:

@@ -483,11 +483,13 @@ def test_the_reconcile_command_exits_non_zero_on_a_difference(
 ) -> None:
     from click.testing import CliRunner
 
+    import payments.config
     from api import cli
 
     fund_by_card(world, provider, customer, world.investor, "10.00")
     monkeypatch.setenv("IPX_DATABASE_URL", database_url)
-    monkeypatch.setattr(cli, "make_provider", lambda settings: provider)
+    # The command imports make_provider when it runs.
+    monkeypatch.setattr(payments.config, "make_provider", lambda settings: provider)
     window = ["--from", "2000-01-01", "--to", "2100-01-01T00:00:00+00:00"]
     clean = CliRunner().invoke(cli.main, ["payments", "reconcile", *window])
     assert clean.exit_code == 0, clean.output
