@@ -1,17 +1,22 @@
 """A price-time priority order book for one instrument: continuous matching and call auctions.
 
-Layout, per side: a sorted list of price *keys* (bisect) with the best key last, and a dict from
-key to its price level, a list of orders in time priority. A bid's key is its price; an ask's key
+Layout, per side: a sorted array of price *keys* (bisect) with the best key last, and beside it a
+list of the price levels in the same order: a level is the order itself while it is alone at its
+price (most levels of a deep book: no list to allocate, to reach through, or for the cyclic GC to
+traverse), else a list of orders in time priority. The best level is the last item of both, found
+without hashing; a level is found by bisecting the keys (which inserting needs anyway), with no
+dict entry or int key object per level to miss the cache on. A bid's key is its price; an ask's key
 is minus its price. So on both sides the best level is ``keys[-1]``, and an incoming order crosses
 every opposite level whose key is at least its *threshold* (``-limit`` for a buy, ``limit`` for a
 sell). A dict from order id to order finds any resting order in O(1).
 
-Cancel is O(1) too, by lazy deletion: a cancelled order gets ``remaining = 0`` and leaves the id
-dict at once, but stays in its level's list until it reaches the front. Invariant: the first order
-of every level is live, so a level is empty exactly when its list is. Dead entries are counted and
-the levels compacted when they outnumber the live orders, so memory stays within twice the live
-book. (Lists beat insertion-ordered dicts here: appending and popping the front of a short list is
-cheaper than hashing into a dict, and the benchmark is dominated by those.)
+Cancel never searches its level, by lazy deletion: a cancelled order gets ``remaining = 0`` and
+leaves the id dict at once, but stays in its level's list until it reaches the front. Invariant: an
+order alone at its level is live, and so is the first order of every list, so a level is empty
+exactly when its list is. Dead entries are counted and the levels compacted when they outnumber
+the live orders, so memory stays within twice the live book. (Lists beat insertion-ordered dicts
+here: appending and popping the front of a short list is cheaper than hashing into a dict, and the
+benchmark is dominated by those.)
 
 Everything is deterministic: no clock (time is the caller's integer `now`), no randomness, and
 only insertion-ordered dicts and sorted lists are iterated.
@@ -49,7 +54,7 @@ from exchange.engine.types import (
     Trade,
 )
 
-Level = list[Order]
+Level = Order | list[Order]  # an order alone at its price, or a list in time priority
 Keys: TypeAlias = "array[int]"
 Depth = list[tuple[int, int]]
 
@@ -85,8 +90,8 @@ class OrderBook:
         # instead of chasing an int object per probe (cache misses on deep books).
         self._bid_keys: Keys = array("q")
         self._ask_keys: Keys = array("q")
-        self._bid_levels: dict[int, Level] = {}
-        self._ask_levels: dict[int, Level] = {}
+        self._bid_levels: list[Level] = []  # level i has price key _bid_keys[i]
+        self._ask_levels: list[Level] = []
         # call markets: resting market orders, in priority order
         self._bid_market: dict[str, Order] = {}
         self._ask_market: dict[str, Order] = {}
@@ -134,19 +139,23 @@ class OrderBook:
         market have no price and are not shown."""
         if levels <= 0:
             return [], []
-        bids = [(k, _total(self._bid_levels[k])) for k in reversed(self._bid_keys[-levels:])]
-        asks = [(-k, _total(self._ask_levels[k])) for k in reversed(self._ask_keys[-levels:])]
+        bids = [(k, _total(level)) for k, level in
+                zip(reversed(self._bid_keys[-levels:]), reversed(self._bid_levels[-levels:]),
+                    strict=True)]
+        asks = [(-k, _total(level)) for k, level in
+                zip(reversed(self._ask_keys[-levels:]), reversed(self._ask_levels[-levels:]),
+                    strict=True)]
         return bids, asks
 
     def orders(self) -> Iterator[Order]:
         """Every resting order: bids then asks, each side in priority order (market orders of a
         call market first, then price levels from the best, each in time priority)."""
         yield from self._bid_market.values()
-        for k in reversed(self._bid_keys):
-            yield from (o for o in self._bid_levels[k] if o.remaining)
+        for level in reversed(self._bid_levels):
+            yield from (o for o in _as_list(level) if o.remaining)
         yield from self._ask_market.values()
-        for k in reversed(self._ask_keys):
-            yield from (o for o in self._ask_levels[k] if o.remaining)
+        for level in reversed(self._ask_levels):
+            yield from (o for o in _as_list(level) if o.remaining)
 
     # --- restoring ----------------------------------------------------------------------------
 
@@ -292,12 +301,16 @@ class OrderBook:
                 key = -price
                 own_keys = self._ask_keys
                 own_levels = self._ask_levels
-            level = own_levels.get(key)
-            if level is None:
-                own_levels[key] = [order]
-                insort(own_keys, key)
+            i = bisect_left(own_keys, key)
+            if i < len(own_keys) and own_keys[i] == key:
+                level = own_levels[i]
+                if isinstance(level, list):
+                    level.append(order)
+                else:
+                    own_levels[i] = [level, order]
             else:
-                level.append(order)
+                own_keys.insert(i, key)
+                own_levels.insert(i, order)
             order.status = "partially_filled" if order.filled else "open"
             res.events.append(_ev(Event, ("rested", oid, rem, "", None)))
             return res
@@ -320,13 +333,18 @@ class OrderBook:
             del self._orders[order_id]
             order.remaining = 0
             if order.side == "buy":
-                key = price
+                keys = self._bid_keys
                 levels = self._bid_levels
+                i = bisect_left(keys, price)
             else:
-                key = -price
+                keys = self._ask_keys
                 levels = self._ask_levels
-            level = levels[key]
-            if level[0] is not order:
+                i = bisect_left(keys, -price)
+            level = levels[i]
+            if not isinstance(level, list):  # alone at its price
+                del keys[i]
+                del levels[i]
+            elif level[0] is not order:
                 self._dead += 1  # stays in the list until it reaches the front
                 if self._dead > 64 and self._dead > len(self._orders):
                     self._compact()
@@ -336,9 +354,8 @@ class OrderBook:
                     del level[0]
                     self._dead -= 1
                 if not level:
-                    del levels[key]
-                    keys = self._bid_keys if order.side == "buy" else self._ask_keys
-                    del keys[bisect_left(keys, key)]
+                    del keys[i]
+                    del levels[i]
         order.status = "cancelled"
         return Result(
             [], [_ev(Event, ("cancelled", order_id, quantity, USER, None))], {order_id: order}
@@ -399,8 +416,12 @@ class OrderBook:
         ask_market = list(self._ask_market.values())
         demand_market = sum(o.remaining for o in bid_market)
         supply_market = sum(o.remaining for o in ask_market)
-        bids = [(k, self._bid_levels[k]) for k in reversed(self._bid_keys)]  # best first
-        asks = [(-k, self._ask_levels[k]) for k in reversed(self._ask_keys)]  # best first
+        bids = [(k, _as_list(level))  # best first
+                for k, level in zip(reversed(self._bid_keys), reversed(self._bid_levels),
+                                    strict=True)]
+        asks = [(-k, _as_list(level))
+                for k, level in zip(reversed(self._ask_keys), reversed(self._ask_levels),
+                                    strict=True)]
         bid_qty = {p: _total(level) for p, level in bids}
         ask_qty = {p: _total(level) for p, level in asks}
         prices = sorted(bid_qty.keys() | ask_qty.keys())
@@ -467,7 +488,7 @@ class OrderBook:
     # --- internals ----------------------------------------------------------------------------
 
     def _match(
-        self, order: Order, buy: bool, keys: Keys, levels: dict[int, Level],
+        self, order: Order, buy: bool, keys: Keys, levels: list[Level],
         threshold: int, res: Result,
     ) -> str:
         """Match `order` against the opposite side down to `threshold`. Returns STP if
@@ -487,10 +508,16 @@ class OrderBook:
             key = keys[-1]
             if key < threshold:
                 break
-            level = levels[key]
+            level = levels[-1]
             price = -key if buy else key
-            while True:
+            queue: list[Order] | None
+            if isinstance(level, list):
+                queue = level
                 resting = level[0]  # live, by the invariant
+            else:
+                queue = None
+                resting = level  # alone at its price
+            while True:
                 rid = resting.id
                 rq = resting.remaining
                 if resting.owner == owner:
@@ -519,14 +546,19 @@ class OrderBook:
                 if q == rq or not q:  # filled, or cancelled by STP: off the book
                     resting.remaining = 0
                     del orders[rid]
-                    del level[0]
-                    while level and not level[0].remaining:
-                        del level[0]
-                        dead -= 1
-                    if not level:
-                        del levels[key]
+                    if queue is None:
+                        levels.pop()
                         keys.pop()
                         break
+                    del queue[0]
+                    while queue and not queue[0].remaining:
+                        del queue[0]
+                        dead -= 1
+                    if not queue:
+                        levels.pop()
+                        keys.pop()
+                        break
+                    resting = queue[0]
                 else:
                     resting.remaining = rq - q
                     resting.status = "partially_filled"
@@ -541,16 +573,16 @@ class OrderBook:
         return stop
 
     def _fok_fillable(
-        self, order: Order, keys: Keys, levels: dict[int, Level], threshold: int
+        self, order: Order, keys: Keys, levels: list[Level], threshold: int
     ) -> bool:
         """Whether `order` would fill completely, self-trade prevention included."""
         need = order.remaining
         owner = order.owner
         skip_own = order.stp == "cancel_oldest"
-        for key in reversed(keys):
+        for key, level in zip(reversed(keys), reversed(levels), strict=True):
             if key < threshold:
                 return False
-            for resting in levels[key]:
+            for resting in _as_list(level):
                 if not resting.remaining:
                     continue
                 if resting.owner == owner:
@@ -589,10 +621,10 @@ class OrderBook:
         opp_levels = self._ask_levels if buy else self._bid_levels
         opp_market = self._ask_market if buy else self._bid_market
         own = [o for o in opp_market.values() if o.owner == owner]
-        for key in reversed(opp_keys):
+        for key, level in zip(reversed(opp_keys), reversed(opp_levels), strict=True):
             if key < threshold:
                 break
-            own.extend(o for o in opp_levels[key] if o.owner == owner and o.remaining)
+            own.extend(o for o in _as_list(level) if o.owner == owner and o.remaining)
         if own:
             mode = order.stp
             if mode != "cancel_newest":
@@ -635,14 +667,18 @@ class OrderBook:
                 key = -price
                 keys = self._ask_keys
                 levels = self._ask_levels
-            level = levels.get(key)
-            if level is None:
-                levels[key] = [order]
-                insort(keys, key)
-            elif explicit and level[-1].priority > order.priority:
-                insort(level, order, key=_priority)
+            i = bisect_left(keys, key)
+            if i == len(keys) or keys[i] != key:
+                keys.insert(i, key)
+                levels.insert(i, order)
             else:
-                level.append(order)
+                level = levels[i]
+                if not isinstance(level, list):
+                    level = levels[i] = [level]
+                if explicit and level[-1].priority > order.priority:
+                    insort(level, order, key=_priority)
+                else:
+                    level.append(order)
         if order.expires_at is not None:
             gtd = self._gtd
             heappush(gtd, (order.expires_at, order.priority, oid))
@@ -663,12 +699,18 @@ class OrderBook:
             del (self._bid_market if order.side == "buy" else self._ask_market)[oid]
             return
         if order.side == "buy":
-            key = price
+            keys = self._bid_keys
             levels = self._bid_levels
+            i = bisect_left(keys, price)
         else:
-            key = -price
+            keys = self._ask_keys
             levels = self._ask_levels
-        level = levels[key]
+            i = bisect_left(keys, -price)
+        level = levels[i]
+        if not isinstance(level, list):  # alone at its price
+            del keys[i]
+            del levels[i]
+            return
         if level[0] is not order:
             self._dead += 1  # stays in the list until it reaches the front
             if self._dead > 64 and self._dead > len(self._orders):
@@ -679,15 +721,15 @@ class OrderBook:
             del level[0]
             self._dead -= 1
         if not level:
-            del levels[key]
-            keys = self._bid_keys if order.side == "buy" else self._ask_keys
-            del keys[bisect_left(keys, key)]
+            del keys[i]
+            del levels[i]
 
     def _compact(self) -> None:
         """Drop every dead entry from the level lists."""
         for levels in (self._bid_levels, self._ask_levels):
-            for level in levels.values():
-                level[:] = [o for o in level if o.remaining]
+            for level in levels:
+                if isinstance(level, list):
+                    level[:] = [o for o in level if o.remaining]
         self._dead = 0
 
     def _sweep(self, now: int, res: Result) -> None:
@@ -708,7 +750,14 @@ class OrderBook:
 
 
 def _total(level: Level) -> int:
-    return sum(o.remaining for o in level)  # dead entries have 0
+    if isinstance(level, list):
+        return sum(o.remaining for o in level)  # dead entries have 0
+    return level.remaining
+
+
+def _as_list(level: Level) -> list[Order]:
+    """A level as a list of orders in time priority (dead entries included)."""
+    return level if isinstance(level, list) else [level]
 
 
 def _malformed(order: Order) -> bool:
@@ -744,7 +793,7 @@ def _reject(order: Order, res: Result, reason: str) -> Result:
 
 
 def _allocate(
-    market: list[Order], levels: list[tuple[int, Level]], volume: int,
+    market: list[Order], levels: list[tuple[int, list[Order]]], volume: int,
     eligible: Callable[[int], bool],
 ) -> list[tuple[Order, int]]:
     """Fill one side of an auction in priority order up to `volume`."""
