@@ -36,9 +36,20 @@ _LOCK_HEAD = (select(JournalHead.size, JournalHead.chain_hash, JournalHead.front
 _INSERT_ENTRY = insert(JournalEntry)
 _INSERT_NODES = insert(MerkleNode)
 _INSERT_PARTIES = insert(JournalEntryParty)
-_INSERT_PARTIES_ARRAY = text(
-    "INSERT INTO journal_entry_parties (seq, party_id) SELECT :seq, unnest(CAST(:ids AS text[]))")
 _UPDATE_HEAD = update(JournalHead).where(JournalHead.id == 1)
+# On PostgreSQL the entry, its Merkle nodes, its parties and the new head go in one statement:
+# one round trip instead of four while the head is locked, the one lock every writer takes, so
+# three fewer network waits in it per command when the database is on another host (empty
+# arrays insert nothing; the parties' foreign key to the entry is checked at the statement's end).
+_APPEND_PG = text(
+    "WITH entry AS (INSERT INTO journal_entries (seq, kind, body, leaf_hash, chain_hash) "
+    "VALUES (:seq, :kind, :body, :leaf_hash, :chain_hash)), "
+    "nodes AS (INSERT INTO merkle_nodes (level, idx, hash) SELECT * FROM unnest("
+    "CAST(:levels AS integer[]), CAST(:idxs AS bigint[]), CAST(:hashes AS bytea[]))), "
+    "parties AS (INSERT INTO journal_entry_parties (seq, party_id) "
+    "SELECT :seq, unnest(CAST(:ids AS text[]))) "
+    "UPDATE journal_head SET size = :seq, chain_hash = :chain_hash, frontier = :frontier "
+    "WHERE id = 1")
 
 
 def chain_next(previous: bytes, leaf: bytes) -> bytes:
@@ -120,6 +131,17 @@ class JournalWriter:
         frontier = MerkleFrontier.from_bytes(head.size, head.frontier)
         completed = frontier.append(leaf)
 
+        named = set(parties) | {m.party for m in unit_moves}
+        named |= {owner for p in postings if (owner := account_owner(p.account)) is not None}
+        if actor is not None:
+            named.add(actor)
+        if connection.dialect.name == "postgresql":
+            connection.execute(_APPEND_PG, {
+                "seq": seq, "kind": kind, "body": canonical.decode(), "leaf_hash": leaf,
+                "chain_hash": chain, "frontier": frontier.to_bytes(),
+                "levels": [lv for lv, _, _ in completed], "idxs": [ix for _, ix, _ in completed],
+                "hashes": [h for _, _, h in completed], "ids": sorted(named)})
+            return AppendedEntry(seq=seq, canonical=canonical, leaf_hash=leaf)
         connection.execute(
             _INSERT_ENTRY,
             {"seq": seq, "kind": kind, "body": canonical.decode(), "leaf_hash": leaf,
@@ -129,15 +151,7 @@ class JournalWriter:
             connection.execute(
                 _INSERT_NODES, [{"level": lv, "idx": ix, "hash": h} for lv, ix, h in completed]
             )
-        named = set(parties) | {m.party for m in unit_moves}
-        named |= {owner for p in postings if (owner := account_owner(p.account)) is not None}
-        if actor is not None:
-            named.add(actor)
-        if len(named) > 1 and connection.dialect.name == "postgresql":
-            # One statement over an array: psycopg sends an executemany as one INSERT per row,
-            # seconds for the 100,000 holders of one distribution.
-            connection.execute(_INSERT_PARTIES_ARRAY, {"seq": seq, "ids": sorted(named)})
-        elif named:
+        if named:
             connection.execute(
                 _INSERT_PARTIES, [{"seq": seq, "party_id": p} for p in sorted(named)]
             )
