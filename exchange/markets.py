@@ -65,10 +65,9 @@ def market_state(market: Market) -> tuple[object, ...]:
     return tuple(getattr(market, k) for k in _MARKET_STATE)
 
 
-def save_market_state(session: Session | Connection, market: Market) -> None:
-    """Write what trading changes in a detached market row (from `lock_market(detached=True)`);
-    given the session's connection, run on it directly."""
-    connection = session if isinstance(session, Connection) else session.connection()
+def save_market_state(connection: Connection, market: Market) -> None:
+    """Write what trading changes in a detached market row (from `lock_market(detached=True)`)
+    on the transaction's connection."""
     connection.execute(_SAVE_MARKET, {"key": market.instrument_id,
                                       **{k: getattr(market, k) for k in _MARKET_STATE}})
 

@@ -202,18 +202,18 @@ def read_distribution(uow: UnitOfWork, actor: Actor, distribution_id: str) -> Di
 
     The lines are read from the distribution's journal entry: the record every holder verifies
     is the only copy, so what the API shows cannot differ from it."""
+    missing = NotFound(f"no distribution '{distribution_id}'", field="id")
     with uow:
         session = uow.session
         distribution = session.get(Distribution, distribution_id)
-        data: dict[str, Any] = {}
-        if distribution is not None:
-            data = json.loads(session.get_one(JournalEntry, distribution.journal_seq).body)["data"]
+        if distribution is None:
+            raise missing
+        data = json.loads(session.get_one(JournalEntry, distribution.journal_seq).body)["data"]
         lines = [LineView(ln["party_id"], ln["class"], ln["units"],
-                          to_minor(Decimal(ln["amount"]), data["currency"]))
-                 for ln in data.get("lines", ())]
-        allowed = distribution is not None and (
-            actor.is_operator or data["owner_id"] == actor.party_id
-            or any(line.party_id == actor.party_id for line in lines))
-        if distribution is None or not allowed:
-            raise NotFound(f"no distribution '{distribution_id}'", field="id")
+                          to_minor(Decimal(ln["amount"]), distribution.currency))
+                 for ln in data["lines"]]
+        if not (actor.is_operator
+                or session.get_one(Asset, distribution.asset_id).owner_id == actor.party_id
+                or any(line.party_id == actor.party_id for line in lines)):
+            raise missing
         return DistributionView(distribution, data["steps"], lines)
