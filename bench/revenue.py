@@ -124,7 +124,7 @@ def timed(fn: Callable[[], T], profile: bool) -> tuple[T, float, str]:
     if profiler is not None:
         profiler.disable()
         buffer = io.StringIO()
-        pstats.Stats(profiler, stream=buffer).sort_stats("cumulative").print_stats(45)
+        pstats.Stats(profiler, stream=buffer).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(int(os.environ.get("PROFILE_N", "45")))
         text = buffer.getvalue()
     return result, seconds, text
 

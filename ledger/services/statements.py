@@ -3,10 +3,8 @@ entry with its inclusion proof against one signed checkpoint, checkable offline.
 
 from __future__ import annotations
 
-import gc
 import json
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,6 +12,7 @@ from sqlalchemy import case, func, select
 
 from ledger.actor import Actor
 from ledger.clock import isoformat
+from ledger.collector import collector_paused
 from ledger.currency import exponent, format_minor
 from ledger.errors import InvalidInput
 from ledger.merkle import paths_from_levels
@@ -61,23 +60,6 @@ def describe(body: Mapping[str, Any], party_id: str) -> str:
     return kind.replace(".", " ").replace("_", " ").capitalize()
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """The cyclic garbage collector off for a while. A statement makes millions of objects
-    that all stay alive (10,000 parsed entries, their lines and proofs) and no cycles, and
-    every few hundred of them the collector would walk them again, up to the whole heap:
-    a quarter of the time of a big statement, for nothing. Process-wide, so it is only
-    switched back on if it was on (another thread's pause ends with its own)."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
 def build_statement(
     uow: UnitOfWork, identity: LogIdentity, actor: Actor, start: datetime, end: datetime,
     currency: str,
@@ -91,7 +73,7 @@ def build_statement(
     # Sign (or reuse) a checkpoint first; the statement covers only entries inside it, so
     # balances, lines and proofs all describe the same signed tree.
     checkpoint = latest_checkpoint(uow.fresh(), identity)
-    with _collector_paused():
+    with collector_paused():
         opening, closing, lines = _lines(uow, actor.party_id, start, end, currency,
                                          checkpoint.tree_size)
     return {
