@@ -22,7 +22,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from ledger.canonical import canonical_bytes, leaf_hash
 from ledger.clock import isoformat
-from ledger.journal import account_owner, chain_next, posting_json, unit_move_json
+from ledger.journal import chain_next, posting_json, unit_move_json
 from ledger.merkle import MerkleFrontier
 from ledger.models import JournalEntry, JournalEntryParty, JournalHead, MerkleNode
 from ledger.postings import Posting, UnitMove
@@ -74,7 +74,6 @@ class BulkJournal:
         self.entries.append({"seq": seq, "kind": kind, "body": text, "leaf_hash": leaf,
                              "chain_hash": self.chain})
         named = set(parties) | {m.party for m in unit_moves}
-        named |= {owner for p in postings if (owner := account_owner(p.account)) is not None}
         if actor is not None:
             named.add(actor)
         self.named.extend({"seq": seq, "party_id": p} for p in sorted(named))

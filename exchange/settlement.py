@@ -22,14 +22,21 @@ from sqlalchemy.engine import Connection
 from exchange.cash import settle_fill
 from exchange.markets import OpenMarket, market_state, save_market_state
 from exchange.models import Order, Trade
-from ledger.accounts import AVAILABLE, FEES, HELD, lock_accounts, party_account, system_account
+from ledger.accounts import (
+    AVAILABLE,
+    FEES,
+    HELD,
+    lock_accounts,
+    party_account,
+    record_transaction,
+    system_account,
+)
 from ledger.clock import isoformat
 from ledger.currency import format_minor
 from ledger.db import insert_missing
 from ledger.errors import InsufficientFunds, InsufficientUnits
 from ledger.ids import new_id
-from ledger.models import Account, Holding, MoneyTransaction
-from ledger.models import Posting as PostingRow
+from ledger.models import Account, Holding
 from ledger.postings import Posting, UnitMove, apply_postings, apply_unit_moves, check_balanced
 from ledger.unit_of_work import UnitOfWork
 
@@ -58,8 +65,6 @@ _SAVE_ORDER = (update(ORDERS).where(ORDERS.c.id == bindparam("key"))
 _ORDER_COLUMNS = [c.key for c in ORDERS.columns]
 _INSERT_ORDER = insert(ORDERS)
 _INSERT_TRADES = insert(Trade)
-_INSERT_TRANSACTION = insert(MoneyTransaction)
-_INSERT_POSTINGS = insert(PostingRow)
 
 
 def _merge(postings: Iterable[Posting]) -> list[Posting]:
@@ -314,13 +319,11 @@ class Settlement:
             connection.execute(_INSERT_TRADES, [{**row, "journal_seq": entry.seq}
                                                 for row in self.trade_rows])
         if postings:
-            transaction_id = new_id("txn")
             # No client id, so nothing ever compares this fingerprint: the entry's own leaf
             # hash identifies the transaction without encoding its content a second time.
-            connection.execute(_INSERT_TRANSACTION, {
-                "id": transaction_id, "client_id": None, "request_hash": entry.leaf_hash.hex(),
-                "kind": kind, "journal_seq": entry.seq, "created_at": uow.now})
-            connection.execute(_INSERT_POSTINGS, [
-                {"transaction_id": transaction_id, "account_id": self.account_ids[p.account],
-                 "amount_minor": p.amount} for p in postings])
+            record_transaction(
+                connection, kind=kind, journal_seq=entry.seq, at=uow.now,
+                request_hash=entry.leaf_hash.hex(), client_id=None,
+                account_ids=[self.account_ids[p.account] for p in postings],
+                amounts=[p.amount for p in postings])
         return entry.seq

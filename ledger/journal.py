@@ -70,12 +70,6 @@ class AppendedEntry:
         return parsed
 
 
-def account_owner(code: str) -> str | None:
-    """The party an account code belongs to (`{party}:{currency}:{purpose}`), None for IPX's own."""
-    owner = code.split(":", 1)[0]
-    return None if owner == SYSTEM_OWNER else owner
-
-
 def posting_json(posting: Posting) -> dict[str, str]:
     return {
         "account": posting.account,
@@ -107,7 +101,8 @@ class JournalWriter:
         unit_moves: Sequence[UnitMove] = (),
         data_canonical: bytes | None = None,
     ) -> AppendedEntry:
-        """Append one entry; `parties` are the parties it concerns (who may read it).
+        """Append one entry; `parties` are the parties it concerns (who may read it, with its
+        actor, the parties of its unit moves and the owners of the accounts it posts to).
 
         `data_canonical`, if given, is `canonical_value(data)` already computed by the caller:
         a large `data` (a distribution to 100,000 holders) is then encoded only once."""
@@ -131,8 +126,8 @@ class JournalWriter:
         frontier = MerkleFrontier.from_bytes(head.size, head.frontier)
         completed = frontier.append(leaf)
 
+        # The owners of the accounts posted to are readers through the postings themselves.
         named = set(parties) | {m.party for m in unit_moves}
-        named |= {owner for p in postings if (owner := account_owner(p.account)) is not None}
         if actor is not None:
             named.add(actor)
         if connection.dialect.name == "postgresql":

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -60,7 +61,9 @@ class JournalEntry(Base):
 
 
 class JournalEntryParty(Base):
-    """Which parties an entry names: who may read it, and whose statement it belongs to."""
+    """The parties an entry names other than through its postings (the actor, the parties of
+    its unit moves, others it concerns): with the owners of the accounts it posts to, who may
+    read it. The account owners are not repeated here: a distribution posts to 100,000."""
 
     __tablename__ = "journal_entry_parties"
 
@@ -128,15 +131,21 @@ class MoneyTransaction(Base):
     client_id: Mapped[str | None] = mapped_column(String(200), unique=True)
     request_hash: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(40))
-    journal_seq: Mapped[int] = mapped_column(ForeignKey("journal_entries.seq"))
+    journal_seq: Mapped[int] = mapped_column(ForeignKey("journal_entries.seq"), index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class Posting(Base):
+    """One amount to one account. On PostgreSQL the two references are checked once per
+    inserted statement, not per row, and postings, their transactions and accounts are never
+    deleted or re-keyed (migration 0011); SQLite keeps per-row foreign keys."""
+
     __tablename__ = "postings"
+    # Also answers "does this entry post to one of this party's accounts?" (read_entry).
+    __table_args__ = (Index("ix_postings_transaction_account", "transaction_id", "account_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    transaction_id: Mapped[str] = mapped_column(ForeignKey("money_transactions.id"), index=True)
+    transaction_id: Mapped[str] = mapped_column(ForeignKey("money_transactions.id"))
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), index=True)
     amount_minor: Mapped[int] = mapped_column(BigInteger)
 

@@ -27,7 +27,16 @@ from ledger.merkle import (
     paths_from_levels,
     perfect_ranges,
 )
-from ledger.models import Checkpoint, JournalEntry, JournalEntryParty, JournalHead, MerkleNode
+from ledger.models import (
+    Account,
+    Checkpoint,
+    JournalEntry,
+    JournalEntryParty,
+    JournalHead,
+    MerkleNode,
+    MoneyTransaction,
+    Posting,
+)
 from ledger.unit_of_work import UnitOfWork
 
 
@@ -285,6 +294,17 @@ class EntryView:
     leaf_hash: str
 
 
+def _posts_to(session: Session, seq: int, party_id: str) -> bool:
+    """Whether entry `seq` posts to one of the party's accounts (which makes the party one of
+    its readers): an index lookup per money transaction of the entry, however many it posts."""
+    return session.execute(
+        select(Posting.id)
+        .join(MoneyTransaction, MoneyTransaction.id == Posting.transaction_id)
+        .join(Account, Account.id == Posting.account_id)
+        .where(MoneyTransaction.journal_seq == seq, Account.party_id == party_id)
+        .limit(1)).first() is not None
+
+
 def read_entry(uow: UnitOfWork, actor: Actor, seq: int) -> EntryView:
     """An entry, for the operator and the parties it names; for anyone else it does not exist."""
     with uow:
@@ -294,6 +314,7 @@ def read_entry(uow: UnitOfWork, actor: Actor, seq: int) -> EntryView:
         allowed = entry is not None and (
             actor.is_operator
             or uow.session.get(JournalEntryParty, (actor.party_id, seq)) is not None
+            or _posts_to(uow.session, seq, actor.party_id)
         )
         if entry is None or not allowed:
             raise NotFound(f"no journal entry {seq} that you may read", field="seq")

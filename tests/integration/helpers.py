@@ -13,7 +13,15 @@ import psycopg
 from sqlalchemy import inspect, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from ledger.models import Account, Holding, JournalEntry, JournalEntryParty, JournalHead
+from ledger.models import (
+    Account,
+    Holding,
+    JournalEntry,
+    JournalEntryParty,
+    JournalHead,
+    MoneyTransaction,
+    Posting,
+)
 
 APPEND_ONLY = ("journal_entries", "journal_entry_parties", "merkle_nodes", "checkpoints")
 
@@ -54,9 +62,16 @@ def entries(sessions: Sessions, after: int = 0) -> list[Entry]:
     with sessions() as session:
         rows = session.execute(select(JournalEntry.seq, JournalEntry.kind, JournalEntry.body)
                                .where(JournalEntry.seq > after).order_by(JournalEntry.seq)).all()
+        # Its readers: the parties it names, and the owners of the accounts it posts to.
         named: dict[int, set[str]] = {}
-        for seq, party in session.execute(select(JournalEntryParty.seq, JournalEntryParty.party_id)
-                                          .where(JournalEntryParty.seq > after)):
+        for seq, party in session.execute(
+                select(JournalEntryParty.seq, JournalEntryParty.party_id)
+                .where(JournalEntryParty.seq > after)
+                .union(select(MoneyTransaction.journal_seq, Account.party_id)
+                       .join(Posting, Posting.transaction_id == MoneyTransaction.id)
+                       .join(Account, Account.id == Posting.account_id)
+                       .where(MoneyTransaction.journal_seq > after,
+                              Account.party_id.is_not(None)))):
             named.setdefault(seq, set()).add(party)
     return [Entry(seq, kind, json.loads(body), frozenset(named.get(seq, ()))) for seq, kind, body
             in rows]

@@ -26,6 +26,7 @@ from ledger.models import Posting as PostingRow
 from ledger.postings import Posting
 from ledger.replay import compare
 from ledger.services import assets, revenue
+from ledger.services.transparency import read_entry
 from ledger.statement_verifier import _check_distribution
 from ledger.unit_of_work import UnitOfWork
 from tests.integration.conftest import World
@@ -108,6 +109,7 @@ def test_distribution_to_many_holders(world: World, monkeypatch: pytest.MonkeyPa
              for n, amount in enumerate(["100000.01", "50000.03"])]
     read_back = {v.distribution.id: revenue.read_distribution(
         world.uow(), world.operator, v.distribution.id) for v in views}
+    readers: dict[int, list[str]] = {}
     with world.uow() as uow:
         session = uow.session
         assert compare(session) == []  # balances and holdings replay from the journal
@@ -136,8 +138,14 @@ def test_distribution_to_many_holders(world: World, monkeypatch: pytest.MonkeyPa
                     select(ledger.accounts.MoneyTransaction.id)
                     .where(ledger.accounts.MoneyTransaction.journal_seq == seq)))).one()
             assert postings == (len(body["postings"]), 0)
+            # The holders paid read the entry through their postings; it names the actor and
+            # the asset's owner.
             named = set(session.execute(select(JournalEntryParty.party_id)
                                         .where(JournalEntryParty.seq == seq)).scalars())
             paid = {p["account"].split(":")[0] for p in body["postings"]}
-            assert paid - {"ipx"} <= named
             assert len(paid & {h.party_id for h in holders}) == 60
+            assert named == {world.operator.party_id, world.listing.asset.owner_id}
+            readers[seq] = sorted(paid - named - {"ipx"})
+    for seq, parties in readers.items():
+        for party_id in parties[::7]:
+            assert read_entry(world.uow(), Actor(party_id, "investor"), seq).seq == seq

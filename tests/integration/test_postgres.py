@@ -69,6 +69,50 @@ def test_projection_tables_are_not_append_only(database_url: str, world: World) 
     _apply(database_url, "UPDATE accounts SET balance_minor = balance_minor")
 
 
+MONEY_HISTORY = {
+    "accounts": ["DELETE FROM accounts", "UPDATE accounts SET id = id + 1000",
+                 "TRUNCATE accounts CASCADE"],
+    "money_transactions": ["DELETE FROM money_transactions",
+                           "UPDATE money_transactions SET kind = 'forged'",
+                           "TRUNCATE money_transactions CASCADE"],
+    "postings": ["DELETE FROM postings", "UPDATE postings SET amount_minor = 0",
+                 "TRUNCATE postings"],
+}
+
+
+@pytest.mark.parametrize("table", sorted(MONEY_HISTORY))
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.postgres
+def test_money_history_is_never_rewritten(database_url: str, world: World, table: str) -> None:
+    # Postings reference accounts and money transactions without per-row foreign keys on
+    # PostgreSQL (migration 0011), so nothing a posting refers to may go or be re-keyed.
+    money.deposit(world.uow(), world.operator, world.alice.party_id, "1.00", "HKD", "seed")
+    before = raw_query(database_url, f"SELECT * FROM {table} ORDER BY 1")
+    assert before, f"{table} has rows to protect"
+    for statement in MONEY_HISTORY[table]:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match=f"on {table} is not"):
+            _apply(database_url, statement)
+    assert raw_query(database_url, f"SELECT * FROM {table} ORDER BY 1") == before
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.postgres
+def test_postings_must_name_an_account_and_a_transaction(database_url: str,
+                                                         world: World) -> None:
+    money.deposit(world.uow(), world.operator, world.alice.party_id, "1.00", "HKD", "seed")
+    account_id, transaction_id = raw_query(
+        database_url, "SELECT account_id, transaction_id FROM postings LIMIT 1")[0]
+    before = raw_query(database_url, "SELECT * FROM postings ORDER BY 1")
+    unknown = {"account": f"({transaction_id!r}, 999999999, 5)",
+               "money transaction": f"('txn_nowhere', {account_id}, 5)"}
+    for what, row in unknown.items():
+        # One bad row among good ones refuses the whole statement.
+        with pytest.raises(psycopg.errors.ForeignKeyViolation, match=f"names an? {what} "):
+            _apply(database_url, "INSERT INTO postings (transaction_id, account_id, amount_minor)"
+                   f" VALUES ({transaction_id!r}, {account_id}, 0), {row}")
+    assert raw_query(database_url, "SELECT * FROM postings ORDER BY 1") == before
+
+
 # --- concurrency ----------------------------------------------------------------------------
 
 THREADS = 8
