@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import BigInteger, Boolean, Integer, String, any_, bindparam, insert, select, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import BigInteger, Boolean, String, Text, any_, bindparam, insert, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ledger.canonical import canonical_bytes, canonical_value
+from ledger.db import ArrayLiteral
 from ledger.errors import IdempotencyConflict
 from ledger.holdings import apply_moves
 from ledger.ids import new_id
@@ -62,9 +62,11 @@ class AccountState(NamedTuple):
 
 # SQLite binds at most 32,766 parameters per statement; PostgreSQL binds arrays instead.
 SQLITE_CHUNK = 5000
+TEXTS = ArrayLiteral(Text)
+INTEGERS = ArrayLiteral(BigInteger)
 
 _STATE = (Account.code, Account.id, Account.balance_minor, Account.allow_negative)
-_LOCK_PG = (select(*_STATE).where(Account.code == any_(bindparam("codes", type_=ARRAY(String))))
+_LOCK_PG = (select(*_STATE).where(Account.code == any_(bindparam("codes", type_=TEXTS)))
             .order_by(Account.code).with_for_update())
 _CREATE_PG = text(
     "INSERT INTO accounts (code, party_id, currency, purpose, balance_minor, allow_negative) "
@@ -72,17 +74,16 @@ _CREATE_PG = text(
     ":codes, :party_ids, :currencies, :purposes, :allow_negative) "
     "AS a(code, party_id, currency, purpose, allow_negative) "
     "ORDER BY code ON CONFLICT (code) DO NOTHING"
-).bindparams(bindparam("codes", type_=ARRAY(String)), bindparam("party_ids", type_=ARRAY(String)),
-             bindparam("currencies", type_=ARRAY(String)),
-             bindparam("purposes", type_=ARRAY(String)),
-             bindparam("allow_negative", type_=ARRAY(Boolean)))
+).bindparams(bindparam("codes", type_=TEXTS), bindparam("party_ids", type_=TEXTS),
+             bindparam("currencies", type_=TEXTS), bindparam("purposes", type_=TEXTS),
+             bindparam("allow_negative", type_=ArrayLiteral(Boolean)))
 _CREATE_SQLITE = (
     "INSERT INTO accounts (code, party_id, currency, purpose, balance_minor, allow_negative) "
     "VALUES (?, ?, ?, ?, 0, ?) ON CONFLICT (code) DO NOTHING")
 _UPDATE_PG = text(
     "UPDATE accounts SET balance_minor = b.balance FROM unnest(:ids, :balances) "
     "AS b(id, balance) WHERE accounts.id = b.id"
-).bindparams(bindparam("ids", type_=ARRAY(Integer)), bindparam("balances", type_=ARRAY(BigInteger)))
+).bindparams(bindparam("ids", type_=INTEGERS), bindparam("balances", type_=INTEGERS))
 _UPDATE_SQLITE = "UPDATE accounts SET balance_minor = ? WHERE id = ?"
 _INSERT_TRANSACTION = insert(MoneyTransaction)
 _INSERT_POSTINGS_PG = text(
@@ -90,8 +91,7 @@ _INSERT_POSTINGS_PG = text(
     "SELECT :transaction_id, p.account_id, p.amount FROM unnest(:account_ids, :amounts) "
     "AS p(account_id, amount)"
 ).bindparams(bindparam("transaction_id", type_=String),
-             bindparam("account_ids", type_=ARRAY(Integer)),
-             bindparam("amounts", type_=ARRAY(BigInteger)))
+             bindparam("account_ids", type_=INTEGERS), bindparam("amounts", type_=INTEGERS))
 _INSERT_POSTINGS_SQLITE = (
     "INSERT INTO postings (transaction_id, account_id, amount_minor) VALUES (?, ?, ?)")
 

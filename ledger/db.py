@@ -7,11 +7,25 @@ that two writers never deadlock on a lock upgrade); PostgreSQL is the production
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import DateTime, Dialect, Engine, MetaData, TypeDecorator, create_engine, event
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    Dialect,
+    Engine,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    cast,
+    create_engine,
+    event,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DisconnectionError
@@ -151,3 +165,44 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class ArrayLiteral(TypeDecorator[Sequence[Any]]):
+    """A list bound on PostgreSQL as one array literal string (`{1,2,3}`), cast to the array
+    type in SQL. psycopg adapts a list element by element in Python, testing each element's
+    text against a regular expression: 0.5 s of a distribution to 100,000 holders, whose
+    statements bind 500,000 values in arrays; building the literal takes a few milliseconds.
+    Elements are `int`s (`BigInteger`), `bool`s (`Boolean`) or `str`s and `None` (`Text`)."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, item: type[BigInteger] | type[Boolean] | type[Text]) -> None:
+        super().__init__()
+        self.item = item
+
+    def process_bind_param(self, value: Sequence[Any] | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        if self.item is Text:
+            return _text_array(value)
+        if self.item is Boolean:
+            return "{" + ",".join("t" if v else "f" for v in value) + "}"
+        return "{" + ",".join(map(str, map(int, value))) + "}"
+
+    def bind_expression(self, bindvalue: Any) -> Any:
+        return cast(bindvalue, ARRAY(self.item))
+
+
+def _text_array(values: Sequence[str | None]) -> str:
+    # Every element quoted, so that commas, braces, spaces and the word NULL stay text;
+    # inside quotes only a quote and a backslash need escaping.
+    if not values:
+        return "{}"
+    if None not in values:
+        joined = "".join(values)  # type: ignore[arg-type]  # no None, just checked
+        if '"' not in joined and "\\" not in joined:
+            return '{"' + '","'.join(values) + '"}'  # type: ignore[arg-type]
+    return "{" + ",".join(
+        "NULL" if v is None else '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        for v in values) + "}"

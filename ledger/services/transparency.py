@@ -9,12 +9,12 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import BigInteger, Select, String, and_, any_, bindparam, func, or_, select
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ledger.actor import Actor
 from ledger.checkpoint import key_id, public_key_pem, public_key_raw, sign_checkpoint
+from ledger.db import ArrayLiteral
 from ledger.errors import InvalidInput, NotFound
 from ledger.merkle import (
     EMPTY_ROOT,
@@ -83,7 +83,7 @@ def _sqlite_array(values: list[int]) -> str:
 
 def _in_array(column: Any, name: str, postgresql: bool) -> Any:
     if postgresql:
-        return column == any_(bindparam(name, type_=ARRAY(BigInteger)))
+        return column == any_(bindparam(name, type_=ArrayLiteral(BigInteger)))
     return column.in_(select(func.json_each(bindparam(name, type_=String))
                              .table_valued("value").c.value))
 
