@@ -151,7 +151,7 @@ class Breakdown:
             (ledger.accounts, "_write_balances", "  update balances"),
             (ledger.journal.JournalWriter, "append", "  JournalWriter.append"),
             (ledger.journal, "canonical_bytes", "    encode the entry (data spliced)"),
-            (ledger.accounts, "_insert_postings", "  insert postings"),
+            (ledger.accounts, "record_transaction", "  insert transaction and postings"),
             (Session, "commit", "Session.commit (COMMIT)"),
         ]
         self.seconds: dict[str, float] = defaultdict(float)
