@@ -134,7 +134,7 @@ def timed(fn: Callable[[], T], profile: bool) -> tuple[T, float, str]:
 
 class Breakdown:
     """Wall and CPU time spent in a few named functions of the revenue path while active
-    (calls nest: `post_transaction` includes `_ensure_accounts`, the encoding and the writes
+    (calls nest: `post_transaction` includes `_post_to_accounts`, the encoding and the writes
     inside it). Wraps module attributes of this process only."""
 
     def __init__(self) -> None:
@@ -147,8 +147,9 @@ class Breakdown:
             (ledger.services.revenue, "run_waterfall", "waterfall (run_waterfall, pure)"),
             (ledger.services.revenue, "post_transaction", "post_transaction, all of it"),
             (ledger.accounts, "canonical_value", "  encode data once (canonical_value)"),
-            (ledger.accounts, "_ensure_accounts", "  lock/create accounts"),
-            (ledger.accounts, "_write_balances", "  update balances"),
+            (ledger.accounts, "_post_to_accounts", "  lock, update and create accounts"),
+            (ledger.accounts, "_write_balances", "    update balances"),
+            (ledger.accounts, "_create", "    create accounts"),
             (ledger.journal.JournalWriter, "append", "  JournalWriter.append"),
             (ledger.journal, "canonical_bytes", "    encode the entry (data spliced)"),
             (ledger.accounts, "record_transaction", "  insert transaction and postings"),

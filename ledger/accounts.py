@@ -10,7 +10,7 @@ arrays (`= ANY(:codes)`, `unnest(...)`); on SQLite, whose writers are already se
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -21,13 +21,13 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ledger.canonical import canonical_bytes, canonical_value
-from ledger.db import ArrayLiteral
+from ledger.db import ArrayLiteral, planned_for_values
 from ledger.errors import IdempotencyConflict
 from ledger.holdings import apply_moves
 from ledger.ids import new_id
 from ledger.journal import SYSTEM_OWNER, AppendedEntry
 from ledger.models import Account, MoneyTransaction
-from ledger.postings import Posting, UnitMove, apply_postings
+from ledger.postings import Posting, UnitMove, apply_postings, refuse_overdrafts
 from ledger.unit_of_work import UnitOfWork
 
 # Purposes of a party's accounts, and of IPX's own.
@@ -70,16 +70,15 @@ _LOCK_PG = (select(*_STATE).where(Account.code == any_(bindparam("codes", type_=
             .order_by(Account.code).with_for_update())
 _CREATE_PG = text(
     "INSERT INTO accounts (code, party_id, currency, purpose, balance_minor, allow_negative) "
-    "SELECT code, party_id, currency, purpose, 0, allow_negative FROM unnest("
-    ":codes, :party_ids, :currencies, :purposes, :allow_negative) "
-    "AS a(code, party_id, currency, purpose, allow_negative) "
-    "ORDER BY code ON CONFLICT (code) DO NOTHING"
+    "SELECT * FROM unnest(:codes, :party_ids, :currencies, :purposes, :balances, "
+    ":allow_negative) ORDER BY 1 ON CONFLICT (code) DO NOTHING RETURNING code, id"
 ).bindparams(bindparam("codes", type_=TEXTS), bindparam("party_ids", type_=TEXTS),
              bindparam("currencies", type_=TEXTS), bindparam("purposes", type_=TEXTS),
+             bindparam("balances", type_=INTEGERS),
              bindparam("allow_negative", type_=ArrayLiteral(Boolean)))
 _CREATE_SQLITE = (
     "INSERT INTO accounts (code, party_id, currency, purpose, balance_minor, allow_negative) "
-    "VALUES (?, ?, ?, ?, 0, ?) ON CONFLICT (code) DO NOTHING")
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (code) DO NOTHING")
 _UPDATE_PG = text(
     "UPDATE accounts SET balance_minor = b.balance FROM unnest(:ids, :balances) "
     "AS b(id, balance) WHERE accounts.id = b.id"
@@ -121,40 +120,71 @@ def _lock_existing(session: Session, codes: list[str]) -> dict[str, AccountState
     return {code: AccountState(id_, balance, bool(allow)) for code, id_, balance, allow in rows}
 
 
-def _create(session: Session, codes: list[str]) -> None:
-    """Create the accounts `codes` with balance 0; one created concurrently is not an error."""
+def _may_go_negative(code: str) -> bool:
+    """The overdraft rule a new account gets: only IPX's clearing accounts may go negative."""
+    owner, _, purpose = code.split(":")
+    return owner == SYSTEM_OWNER and SYSTEM_PURPOSES.get(purpose, False)
+
+
+def _create(session: Session, balances: Mapping[str, int]) -> dict[str, int]:
+    """Create the accounts `balances` names (sorted) with those balances and return their
+    ids. An account a concurrent transaction created first is left out of the result (on
+    PostgreSQL, which waits for that transaction to end; SQLite's writers never overlap)."""
     rows = []
-    for code in codes:
+    for code, balance in balances.items():
         owner, currency, purpose = code.split(":")
-        is_system = owner == SYSTEM_OWNER
-        rows.append((code, None if is_system else owner, currency, purpose,
-                     is_system and SYSTEM_PURPOSES.get(purpose, False)))
+        rows.append((code, None if owner == SYSTEM_OWNER else owner, currency, purpose,
+                     balance, _may_go_negative(code)))
     connection = session.connection()
     if _is_postgresql(session):
-        codes_, owners, currencies, purposes, negative = (list(c) for c in zip(*rows, strict=True))
-        connection.execute(_CREATE_PG, {"codes": codes_, "party_ids": owners,
-                                        "currencies": currencies, "purposes": purposes,
-                                        "allow_negative": negative})
-    else:
-        connection.exec_driver_sql(_CREATE_SQLITE, rows)
+        codes, owners, currencies, purposes, amounts, negative = (
+            list(c) for c in zip(*rows, strict=True))
+        return dict(connection.execute(_CREATE_PG, {
+            "codes": codes, "party_ids": owners, "currencies": currencies,
+            "purposes": purposes, "balances": amounts, "allow_negative": negative}).all())
+    connection.exec_driver_sql(_CREATE_SQLITE, rows)
+    return {code: state.id for code, state in _lock_existing(session, list(balances)).items()}
 
 
-def _ensure_accounts(session: Session, codes: Iterable[str]) -> dict[str, AccountState]:
-    """Lock the accounts (in one stable order, so writers never deadlock), creating any
-    that do not exist yet; a concurrent creation of the same account is not an error."""
+def lock_accounts(session: Session, codes: Sequence[str]) -> None:
+    """Lock every account a transaction will touch, up front and in one stable order (so
+    that two transactions touching the same accounts can never deadlock), creating any that
+    do not exist yet; a concurrent creation of the same account is not an error."""
     wanted = sorted(set(codes))
     found = _lock_existing(session, wanted)
     missing = [code for code in wanted if code not in found]
     if missing:
-        _create(session, missing)
-        found.update(_lock_existing(session, missing))
-    return found
+        created = _create(session, dict.fromkeys(missing, 0))
+        if lost := [code for code in missing if code not in created]:
+            _lock_existing(session, lost)
 
 
-def lock_accounts(session: Session, codes: Sequence[str]) -> None:
-    """Lock every account a transaction will touch, up front and in one stable order, so
-    that two transactions touching the same accounts can never deadlock."""
-    _ensure_accounts(session, codes)
+def _post_to_accounts(session: Session, postings: Sequence[Posting]) -> dict[str, int]:
+    """Apply balanced `postings` to their accounts' balances under row locks, refusing any
+    overdraft, and return the accounts' ids. A missing account is created with its new
+    balance: a distribution's first receipt inserts 100,000 accounts rather than inserting
+    them at 0 and then updating every one."""
+    wanted = sorted({p.account for p in postings})
+    found = _lock_existing(session, wanted)
+    balances = apply_postings(
+        {code: found[code].balance_minor if code in found else 0 for code in wanted},
+        postings,
+        lambda code: found[code].allow_negative if code in found else _may_go_negative(code),
+    )
+    _write_balances(session, found, {code: balances[code] for code in found})
+    ids = {code: state.id for code, state in found.items()}
+    missing = {code: balances[code] for code in wanted if code not in found}
+    if missing:
+        ids.update(_create(session, missing))
+    # Created meanwhile by a concurrent transaction (now committed): ours is a change on top.
+    lost = sorted(code for code in missing if code not in ids)
+    if lost:
+        raced = _lock_existing(session, lost)
+        late = {code: raced[code].balance_minor + missing[code] for code in lost}
+        refuse_overdrafts(late, lambda code: raced[code].allow_negative)
+        _write_balances(session, raced, late)
+        ids.update((code, raced[code].id) for code in lost)
+    return ids
 
 
 def _write_balances(session: Session, accounts: Mapping[str, AccountState],
@@ -244,24 +274,19 @@ def post_transaction(
             return Posted(previous.id, None, previous.journal_seq)
 
     session = uow.session
-    accounts = _ensure_accounts(session, [p.account for p in postings])
-    balances = apply_postings(
-        {code: a.balance_minor for code, a in accounts.items()},
-        postings,
-        lambda code: accounts[code].allow_negative,
-    )
-    _write_balances(session, accounts, balances)
-    if unit_moves:
-        apply_moves(session, unit_moves)
-    entry = uow.journal.append(kind, data, actor=actor, parties=parties, postings=postings,
-                               unit_moves=unit_moves, data_canonical=data_canonical)
-    # Without a client id nothing ever compares the fingerprint: the entry's leaf hash
-    # identifies the transaction without encoding its 100,000 postings a second time.
-    transaction_id = record_transaction(
-        session.connection(), kind=kind, journal_seq=entry.seq, at=uow.now,
-        request_hash=entry.leaf_hash.hex() if fingerprint is None else fingerprint,
-        client_id=client_id, account_ids=[accounts[p.account].id for p in postings],
-        amounts=[p.amount for p in postings])
+    with planned_for_values(session.connection(), max(len(postings), len(unit_moves))):
+        account_ids = _post_to_accounts(session, postings)
+        if unit_moves:
+            apply_moves(session, unit_moves)
+        entry = uow.journal.append(kind, data, actor=actor, parties=parties, postings=postings,
+                                   unit_moves=unit_moves, data_canonical=data_canonical)
+        # Without a client id nothing ever compares the fingerprint: the entry's leaf hash
+        # identifies the transaction without encoding its 100,000 postings a second time.
+        transaction_id = record_transaction(
+            session.connection(), kind=kind, journal_seq=entry.seq, at=uow.now,
+            request_hash=entry.leaf_hash.hex() if fingerprint is None else fingerprint,
+            client_id=client_id, account_ids=[account_ids[p.account] for p in postings],
+            amounts=[p.amount for p in postings])
     return Posted(transaction_id, entry, entry.seq)
 
 

@@ -7,7 +7,8 @@ that two writers never deadlock on a lock upgrade); PostgreSQL is the production
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -18,7 +19,6 @@ from sqlalchemy import (
     Dialect,
     Engine,
     MetaData,
-    String,
     Text,
     TypeDecorator,
     cast,
@@ -28,8 +28,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, class_mapper, sessionmaker
+from sqlalchemy.types import UserDefinedType
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -167,14 +169,29 @@ class UtcDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class _Untyped(UserDefinedType[str]):
+    """A string bound without a cast of its own: psycopg sends it as of unknown type, so the
+    server gives the parameter the type of the cast written around it."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return "TEXT"
+
+
 class ArrayLiteral(TypeDecorator[Sequence[Any]]):
     """A list bound on PostgreSQL as one array literal string (`{1,2,3}`), cast to the array
     type in SQL. psycopg adapts a list element by element in Python, testing each element's
     text against a regular expression: 0.5 s of a distribution to 100,000 holders, whose
     statements bind 500,000 values in arrays; building the literal takes a few milliseconds.
-    Elements are `int`s (`BigInteger`), `bool`s (`Boolean`) or `str`s and `None` (`Text`)."""
+    Elements are `int`s (`BigInteger`), `bool`s (`Boolean`) or `str`s and `None` (`Text`).
 
-    impl = String
+    The parameter itself is the array (`CAST($1 AS TEXT[])`, not `CAST($1::VARCHAR AS
+    TEXT[])`): a plan made for the bound value then sees a constant array, its true length
+    and, for `= ANY`, a hashed lookup; behind a text-to-array conversion the planner assumed
+    10 elements and searched the list linearly for every row it scanned."""
+
+    impl = _Untyped
     cache_ok = True
 
     def __init__(self, item: type[BigInteger] | type[Boolean] | type[Text]) -> None:
@@ -206,3 +223,27 @@ def _text_array(values: Sequence[str | None]) -> str:
     return "{" + ",".join(
         "NULL" if v is None else '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
         for v in values) + "}"
+
+
+# A batch this big is planned for its own values: a cached generic plan, made once for the
+# statement with a guessed array length of 10 and the table statistics of that moment (an
+# empty table, say), may scan every row and search the whole array for each.
+BIG_BATCH = 1000
+
+
+@contextmanager
+def planned_for_values(connection: Connection, size: int) -> Iterator[None]:
+    """Run the statements inside unprepared on PostgreSQL when `size` (the number of values
+    a statement binds in one array) is at least BIG_BATCH, so that each is planned for the
+    values it binds; psycopg prepares a statement run often and PostgreSQL may then reuse one
+    generic plan for it. Small batches keep their prepared statements."""
+    driver = connection.connection.driver_connection
+    if size < BIG_BATCH or connection.dialect.name != "postgresql" or driver is None:
+        yield
+        return
+    threshold = driver.prepare_threshold
+    driver.prepare_threshold = None
+    try:
+        yield
+    finally:
+        driver.prepare_threshold = threshold

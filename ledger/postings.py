@@ -53,12 +53,17 @@ def apply_postings(
     result = {p.account: balances[p.account] for p in postings}
     for posting in postings:
         result[posting.account] += posting.amount
-    for account, balance in result.items():
+    refuse_overdrafts(result, may_go_negative)
+    return result
+
+
+def refuse_overdrafts(balances: Mapping[str, int], may_go_negative: Callable[[str], bool]) -> None:
+    """Raise InsufficientFunds for the first negative balance of an account not allowed one."""
+    for account, balance in balances.items():
         if balance < 0 and not may_go_negative(account):
             raise InsufficientFunds(
                 f"account {account} would be overdrawn by {-balance} minor units"
             )
-    return result
 
 
 @dataclass(frozen=True)

@@ -73,6 +73,44 @@ def test_overdraft_refused_and_nothing_written(uow_factory: Uow,
         assert party_account(bob.party_id, "HKD", AVAILABLE) not in codes
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_an_account_created_concurrently_takes_the_postings_on_top(
+        uow_factory: Uow, make_party: Callable[..., Actor],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Between reading that bob's account is missing and inserting it, another transaction
+    creates it and commits: the insert skips it, and the transfer is added to its balance.
+    (PostgreSQL only: SQLite's writers never overlap.)"""
+    alice, bob = make_party("inventor"), make_party("inventor")
+    with uow_factory() as uow:
+        _deposit(uow, alice.party_id, 100)
+        uow.commit()
+    bobs = party_account(bob.party_id, "HKD", AVAILABLE)
+    read = ledger.accounts._lock_existing
+    raced: list[bool] = []
+
+    def racing(session: object, codes: list[str]) -> object:
+        found = read(session, codes)  # type: ignore[arg-type]
+        if bobs in codes and bobs not in found and not raced:
+            raced.append(True)
+            with uow_factory() as other:
+                _deposit(other, bob.party_id, 40)
+                other.commit()
+        return found
+
+    monkeypatch.setattr(ledger.accounts, "_lock_existing", racing)
+    with uow_factory() as uow:
+        post_transaction(uow, kind="money.transfer", data={}, actor=None, postings=[
+            Posting(party_account(alice.party_id, "HKD", AVAILABLE), "HKD", -30),
+            Posting(bobs, "HKD", 30)])
+        uow.commit()
+    assert raced
+    with uow_factory() as uow:
+        assert [a.balance_minor for a in balances_of(uow.session, alice.party_id)] == [70]
+        assert [a.balance_minor for a in balances_of(uow.session, bob.party_id)] == [70]
+        assert compare(uow.session) == []
+
+
 def test_the_fingerprint_is_the_request_hash_of_before(uow_factory: Uow,
                                                        make_party: Callable[..., Actor]) -> None:
     """Splicing the encoded data changes no byte: a retry stored before still matches."""
