@@ -4,11 +4,14 @@ on SQLite and PostgreSQL: balances, lines, postings and the journal agree, chunk
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
 
 import ledger.accounts
 from ledger.accounts import (
@@ -63,14 +66,21 @@ def test_overdraft_refused_and_nothing_written(uow_factory: Uow,
     with uow_factory() as uow:
         _deposit(uow, alice.party_id, 100)
         uow.commit()
-    with uow_factory() as uow, pytest.raises(InsufficientFunds):
+    alices, bobs = (party_account(p.party_id, "HKD", AVAILABLE) for p in (alice, bob))
+    with uow_factory() as uow, pytest.raises(
+            InsufficientFunds, match=f"account {alices} would be overdrawn by 1 minor units"):
         post_transaction(uow, kind="money.transfer", data={}, actor=None, postings=[
-            Posting(party_account(alice.party_id, "HKD", AVAILABLE), "HKD", -101),
-            Posting(party_account(bob.party_id, "HKD", AVAILABLE), "HKD", 101)])
+            Posting(alices, "HKD", -101), Posting(bobs, "HKD", 101)])
+    # From an account that does not exist yet: refused too, and not created.
+    with uow_factory() as uow, pytest.raises(
+            InsufficientFunds, match=f"account {bobs} would be overdrawn by 5 minor units"):
+        post_transaction(uow, kind="money.transfer", data={}, actor=None, postings=[
+            Posting(alices, "HKD", 5), Posting(bobs, "HKD", -5)])
     with uow_factory() as uow:
         codes = dict(uow.session.execute(select(Account.code, Account.balance_minor)).all())
-        assert codes.get(party_account(alice.party_id, "HKD", AVAILABLE)) == 100
-        assert party_account(bob.party_id, "HKD", AVAILABLE) not in codes
+        assert codes.get(alices) == 100
+        assert bobs not in codes
+        assert compare(uow.session) == []
 
 
 @pytest.mark.postgres
@@ -109,6 +119,72 @@ def test_an_account_created_concurrently_takes_the_postings_on_top(
         assert [a.balance_minor for a in balances_of(uow.session, alice.party_id)] == [70]
         assert [a.balance_minor for a in balances_of(uow.session, bob.party_id)] == [70]
         assert compare(uow.session) == []
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_lock_accounts_locks_an_account_created_concurrently(
+        uow_factory: Uow, make_party: Callable[..., Actor],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Between reading that bob's account is missing and inserting it, another transaction
+    creates it and commits: the insert skips it, and it is locked all the same.
+    (PostgreSQL only: SQLite's writers never overlap.)"""
+    bob = make_party("inventor")
+    bobs = party_account(bob.party_id, "HKD", AVAILABLE)
+    read = ledger.accounts._lock_existing
+    raced: list[bool] = []
+
+    def racing(session: object, codes: list[str]) -> object:
+        found = read(session, codes)  # type: ignore[arg-type]
+        if bobs in codes and bobs not in found and not raced:
+            raced.append(True)
+            with uow_factory() as other:
+                _deposit(other, bob.party_id, 40)
+                other.commit()
+        return found
+
+    monkeypatch.setattr(ledger.accounts, "_lock_existing", racing)
+    with uow_factory() as uow:
+        ledger.accounts.lock_accounts(uow.session, [bobs])
+        assert raced
+        with uow_factory() as other, pytest.raises(OperationalError, match="could not obtain"):
+            other.session.execute(select(Account).where(Account.code == bobs)
+                                  .with_for_update(nowait=True)).all()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_concurrent_transfers_both_ways_keep_every_minor_unit(
+        uow_factory: Uow, make_party: Callable[..., Actor]) -> None:
+    """Eight threads move money back and forth among four parties (creating their accounts
+    as they go): no deadlock, no overdraft, and the total is what was deposited."""
+    parties = [make_party("inventor").party_id for _ in range(4)]
+    with uow_factory() as uow:
+        for party in parties[:2]:
+            _deposit(uow, party, 1000)
+        uow.commit()
+    refused: list[str] = []
+
+    def trade(worker: int) -> None:
+        rng = random.Random(worker)
+        for _ in range(25):
+            payer, payee = rng.sample(parties, 2)
+            with uow_factory() as uow:
+                try:
+                    post_transaction(uow, kind="money.transfer", data={}, actor=None, postings=[
+                        Posting(party_account(payer, "HKD", AVAILABLE), "HKD", -30),
+                        Posting(party_account(payee, "HKD", AVAILABLE), "HKD", 30)])
+                    uow.commit()
+                except InsufficientFunds as error:
+                    refused.append(str(error))
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(trade, range(8)))
+    with uow_factory() as uow:
+        balances = [a.balance_minor for p in parties for a in balances_of(uow.session, p)]
+        assert sum(balances) == 2000 and min(balances) >= 0
+        assert compare(uow.session) == []
+    assert all("would be overdrawn by" in message for message in refused)
 
 
 def test_the_fingerprint_is_the_request_hash_of_before(uow_factory: Uow,
