@@ -166,21 +166,22 @@ def _post_to_accounts(session: Session, postings: Sequence[Posting]) -> dict[str
     them at 0 and then updating every one."""
     wanted = sorted({p.account for p in postings})
     found = _lock_existing(session, wanted)
+    missing = [code for code in wanted if code not in found] if len(found) < len(wanted) else []
     balances = apply_postings(
-        {code: found[code].balance_minor if code in found else 0 for code in wanted},
+        {code: state.balance_minor for code, state in found.items()} | dict.fromkeys(missing, 0),
         postings,
         lambda code: found[code].allow_negative if code in found else _may_go_negative(code),
     )
-    _write_balances(session, found, {code: balances[code] for code in found})
+    created = {code: balances.pop(code) for code in missing}
+    _write_balances(session, found, balances)
     ids = {code: state.id for code, state in found.items()}
-    missing = {code: balances[code] for code in wanted if code not in found}
-    if missing:
-        ids.update(_create(session, missing))
+    if created:
+        ids.update(_create(session, created))
     # Created meanwhile by a concurrent transaction (now committed): ours is a change on top.
-    lost = sorted(code for code in missing if code not in ids)
+    lost = [code for code in missing if code not in ids]
     if lost:
         raced = _lock_existing(session, lost)
-        late = {code: raced[code].balance_minor + missing[code] for code in lost}
+        late = {code: raced[code].balance_minor + created[code] for code in lost}
         refuse_overdrafts(late, lambda code: raced[code].allow_negative)
         _write_balances(session, raced, late)
         ids.update((code, raced[code].id) for code in lost)
