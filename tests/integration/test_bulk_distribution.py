@@ -12,6 +12,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 import ledger.accounts
 from ledger.accounts import (
@@ -83,6 +84,28 @@ def test_overdraft_refused_and_nothing_written(uow_factory: Uow,
         assert compare(uow.session) == []
 
 
+def _created_concurrently(monkeypatch: pytest.MonkeyPatch, uow_factory: Uow,
+                          party_id: str) -> list[bool]:
+    """Make the first read that finds the party's HKD account missing also, right after it,
+    create that account (a deposit of 40) in another transaction and commit it: the race of
+    two writers creating one account. The list returned is non-empty once it has happened."""
+    code = party_account(party_id, "HKD", AVAILABLE)
+    read = ledger.accounts._lock_existing
+    raced: list[bool] = []
+
+    def racing(session: Session, codes: list[str]) -> dict[str, ledger.accounts.AccountState]:
+        found = read(session, codes)
+        if code in codes and code not in found and not raced:
+            raced.append(True)
+            with uow_factory() as other:
+                _deposit(other, party_id, 40)
+                other.commit()
+        return found
+
+    monkeypatch.setattr(ledger.accounts, "_lock_existing", racing)
+    return raced
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 def test_an_account_created_concurrently_takes_the_postings_on_top(
@@ -96,19 +119,7 @@ def test_an_account_created_concurrently_takes_the_postings_on_top(
         _deposit(uow, alice.party_id, 100)
         uow.commit()
     bobs = party_account(bob.party_id, "HKD", AVAILABLE)
-    read = ledger.accounts._lock_existing
-    raced: list[bool] = []
-
-    def racing(session: object, codes: list[str]) -> object:
-        found = read(session, codes)  # type: ignore[arg-type]
-        if bobs in codes and bobs not in found and not raced:
-            raced.append(True)
-            with uow_factory() as other:
-                _deposit(other, bob.party_id, 40)
-                other.commit()
-        return found
-
-    monkeypatch.setattr(ledger.accounts, "_lock_existing", racing)
+    raced = _created_concurrently(monkeypatch, uow_factory, bob.party_id)
     with uow_factory() as uow:
         post_transaction(uow, kind="money.transfer", data={}, actor=None, postings=[
             Posting(party_account(alice.party_id, "HKD", AVAILABLE), "HKD", -30),
@@ -131,19 +142,7 @@ def test_lock_accounts_locks_an_account_created_concurrently(
     (PostgreSQL only: SQLite's writers never overlap.)"""
     bob = make_party("inventor")
     bobs = party_account(bob.party_id, "HKD", AVAILABLE)
-    read = ledger.accounts._lock_existing
-    raced: list[bool] = []
-
-    def racing(session: object, codes: list[str]) -> object:
-        found = read(session, codes)  # type: ignore[arg-type]
-        if bobs in codes and bobs not in found and not raced:
-            raced.append(True)
-            with uow_factory() as other:
-                _deposit(other, bob.party_id, 40)
-                other.commit()
-        return found
-
-    monkeypatch.setattr(ledger.accounts, "_lock_existing", racing)
+    raced = _created_concurrently(monkeypatch, uow_factory, bob.party_id)
     with uow_factory() as uow:
         ledger.accounts.lock_accounts(uow.session, [bobs])
         assert raced
