@@ -33,8 +33,9 @@ from ledger.accounts import (
 )
 from ledger.clock import isoformat
 from ledger.currency import format_minor
-from ledger.db import insert_missing
+from ledger.db import lock_creating_missing
 from ledger.errors import InsufficientFunds, InsufficientUnits
+from ledger.holdings import create_holdings
 from ledger.ids import new_id
 from ledger.models import Account, Holding
 from ledger.postings import Posting, UnitMove, apply_postings, apply_unit_moves, check_balanced
@@ -45,10 +46,6 @@ from ledger.unit_of_work import UnitOfWork
 # (bench/README.md). Accounts, holdings and orders are read as plain rows under lock and written
 # back with executemany; nothing of a command goes through the ORM's unit of work.
 ACCOUNTS, HOLDINGS, ORDERS = Account.__table__, Holding.__table__, Order.__table__
-_LOCK_ACCOUNTS = (select(ACCOUNTS.c.code, ACCOUNTS.c.id, ACCOUNTS.c.balance_minor,
-                         ACCOUNTS.c.allow_negative)
-                  .where(ACCOUNTS.c.code.in_(bindparam("codes", expanding=True)))
-                  .order_by(ACCOUNTS.c.code).with_for_update())
 _LOCK_HOLDINGS = (select(HOLDINGS.c.party_id, HOLDINGS.c.units, HOLDINGS.c.held_units)
                   .where(HOLDINGS.c.instrument_id == bindparam("instrument"),
                          HOLDINGS.c.party_id.in_(bindparam("parties", expanding=True)))
@@ -144,24 +141,19 @@ class Settlement:
                         for purpose in (AVAILABLE, HELD)]
                        + ([system_account(self.currency, FEES)]
                           if self.om.market.fee_bps else []))
-        rows = connection.execute(_LOCK_ACCOUNTS, {"codes": codes}).all()
-        if len(rows) < len(codes):
-            lock_accounts(session, codes)  # creates the missing ones (concurrently safe)
-            rows = connection.execute(_LOCK_ACCOUNTS, {"codes": codes}).all()
-        for code, account_id, balance, may_go_negative in rows:
+        # Creates the missing ones, never while holding others' locks (see lock_accounts).
+        for code, (account_id, balance, may_go_negative) in lock_accounts(session, codes).items():
             self.account_ids[code] = account_id
             self.may_go_negative[code] = may_go_negative
             self.balances[code] = balance
         self.balances_before = dict(self.balances)
 
         instrument = self.om.instrument.id
-        held = self._lock_holdings(connection, instrument, wanted)
-        if len(held) < len(wanted):
-            insert_missing(session, Holding, [
-                {"party_id": p, "instrument_id": instrument, "units": 0, "held_units": 0}
-                for p in wanted if (p, instrument) not in held], ["party_id", "instrument_id"])
-            held = self._lock_holdings(connection, instrument, wanted)
-        self.units = held
+        held = lock_creating_missing(
+            session, [(p, instrument) for p in wanted],
+            lambda: self._lock_holdings(connection, instrument, wanted),
+            lambda missing: create_holdings(session, missing))
+        self.units = dict(held)
         self.units_before = dict(held)
 
     @staticmethod

@@ -10,7 +10,7 @@ arrays (`= ANY(:codes)`, `unnest(...)`); on SQLite, whose writers are already se
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -146,17 +146,43 @@ def _create(session: Session, balances: Mapping[str, int]) -> dict[str, int]:
     return {code: state.id for code, state in _lock_existing(session, list(balances)).items()}
 
 
-def lock_accounts(session: Session, codes: Sequence[str]) -> None:
+def _lock_or_create(
+    session: Session, wanted: list[str], opening: Callable[[list[str]], dict[str, int]],
+) -> tuple[dict[str, AccountState], dict[str, int]]:
+    """Lock the existing accounts among `wanted` (sorted), in code order, and create the
+    missing ones with the balances `opening(missing)` gives them: (the states of the locked
+    accounts, the ids of the created ones).
+
+    Creating an account while holding others' locks can deadlock (a concurrent transaction
+    holds one of ours and waits to create the same account; eight threads transferring and
+    creating accounts did). So on PostgreSQL the first locks are taken in a savepoint, and
+    when an account is missing they are released (the savepoint rolls back), the missing
+    accounts are created first and then the rest locked again, all in code order. One that a
+    concurrent transaction created meanwhile is locked with the rest. SQLite's writers hold
+    the whole database (`BEGIN IMMEDIATE`): nothing can change between reading and writing."""
+    if not _is_postgresql(session):
+        found = _lock_existing(session, wanted)
+        missing = [code for code in wanted if code not in found]
+        return found, _create(session, opening(missing)) if missing else {}
+    savepoint = session.begin_nested()
+    found = _lock_existing(session, wanted)
+    if len(found) == len(wanted):
+        savepoint.commit()
+        return found, {}
+    savepoint.rollback()
+    created = _create(session, opening([code for code in wanted if code not in found]))
+    return _lock_existing(session, [code for code in wanted if code not in created]), created
+
+
+def lock_accounts(session: Session, codes: Sequence[str]) -> dict[str, AccountState]:
     """Lock every account a transaction will touch, up front and in one stable order (so
     that two transactions touching the same accounts can never deadlock), creating any that
-    do not exist yet; a concurrent creation of the same account is not an error."""
-    wanted = sorted(set(codes))
-    found = _lock_existing(session, wanted)
-    missing = [code for code in wanted if code not in found]
-    if missing:
-        created = _create(session, dict.fromkeys(missing, 0))
-        if lost := [code for code in missing if code not in created]:
-            _lock_existing(session, lost)
+    do not exist yet (a concurrent creation of the same account is not an error); their
+    states, by code."""
+    found, created = _lock_or_create(session, sorted(set(codes)),
+                                     lambda missing: dict.fromkeys(missing, 0))
+    return found | {code: AccountState(id_, 0, _may_go_negative(code))
+                    for code, id_ in created.items()}
 
 
 def _post_to_accounts(session: Session, postings: Sequence[Posting]) -> dict[str, int]:
@@ -164,28 +190,25 @@ def _post_to_accounts(session: Session, postings: Sequence[Posting]) -> dict[str
     overdraft, and return the accounts' ids. A missing account is created with its new
     balance: a distribution's first receipt inserts 100,000 accounts rather than inserting
     them at 0 and then updating every one."""
-    wanted = sorted({p.account for p in postings})
-    found = _lock_existing(session, wanted)
-    missing = [code for code in wanted if code not in found] if len(found) < len(wanted) else []
+
+    def opening(missing: list[str]) -> dict[str, int]:
+        sums = dict.fromkeys(missing, 0)
+        for posting in postings:
+            if posting.account in sums:
+                sums[posting.account] += posting.amount
+        refuse_overdrafts(sums, _may_go_negative)
+        return sums
+
+    found, created = _lock_or_create(session, sorted({p.account for p in postings}), opening)
     balances = apply_postings(
-        {code: state.balance_minor for code, state in found.items()} | dict.fromkeys(missing, 0),
+        {code: state.balance_minor for code, state in found.items()} | dict.fromkeys(created, 0),
         postings,
         lambda code: found[code].allow_negative if code in found else _may_go_negative(code),
     )
-    created = {code: balances.pop(code) for code in missing}
+    for code in created:  # inserted with their new balances
+        del balances[code]
     _write_balances(session, found, balances)
-    ids = {code: state.id for code, state in found.items()}
-    if created:
-        ids.update(_create(session, created))
-    # Created meanwhile by a concurrent transaction (now committed): ours is a change on top.
-    lost = [code for code in missing if code not in ids]
-    if lost:
-        raced = _lock_existing(session, lost)
-        late = {code: raced[code].balance_minor + created[code] for code in lost}
-        refuse_overdrafts(late, lambda code: raced[code].allow_negative)
-        _write_balances(session, raced, late)
-        ids.update((code, raced[code].id) for code in lost)
-    return ids
+    return {code: state.id for code, state in found.items()} | created
 
 
 def _write_balances(session: Session, accounts: Mapping[str, AccountState],

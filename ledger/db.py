@@ -7,7 +7,7 @@ that two writers never deadlock on a lock upgrade); PostgreSQL is the production
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -247,3 +247,32 @@ def planned_for_values(connection: Connection, size: int) -> Iterator[None]:
         yield
     finally:
         driver.prepare_threshold = threshold
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def lock_creating_missing(session: Session, wanted: Sequence[K],
+                          lock: Callable[[], Mapping[K, V]],
+                          create: Callable[[list[K]], None]) -> Mapping[K, V]:
+    """The rows `lock()` locks, by key, once every key in `wanted` has one: the missing are
+    first created by `create(missing)`.
+
+    Never creates while holding locks: a transaction inserting a row that another is also
+    inserting waits for that other one, which may be waiting for a row the first has locked
+    (eight threads creating accounts as they transferred deadlocked so). On PostgreSQL the
+    first `lock()` runs in a savepoint, rolled back when rows are missing (which releases its
+    locks); then the rows are created and locked again, so locks are only ever taken in
+    `lock()`'s own order. SQLite's writers hold the whole database (`BEGIN IMMEDIATE`)."""
+    savepoint = session.begin_nested() if session.get_bind().dialect.name == "postgresql" else None
+    found = lock()
+    missing = [key for key in wanted if key not in found]
+    if not missing:
+        if savepoint is not None:
+            savepoint.commit()
+        return found
+    if savepoint is not None:
+        savepoint.rollback()
+    create(missing)
+    return lock()
