@@ -71,7 +71,9 @@ def test_projection_tables_are_not_append_only(database_url: str, world: World) 
 
 MONEY_HISTORY = {
     "accounts": ["DELETE FROM accounts", "UPDATE accounts SET id = id + 1000",
-                 "TRUNCATE accounts CASCADE"],
+                 "UPDATE accounts SET party_id = NULL", "TRUNCATE accounts CASCADE"],
+    "parties": ["DELETE FROM parties", "UPDATE parties SET id = id || 'x'",
+                "TRUNCATE parties CASCADE"],
     "money_transactions": ["DELETE FROM money_transactions",
                            "UPDATE money_transactions SET kind = 'forged'",
                            "TRUNCATE money_transactions CASCADE"],
@@ -84,8 +86,9 @@ MONEY_HISTORY = {
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 @pytest.mark.postgres
 def test_money_history_is_never_rewritten(database_url: str, world: World, table: str) -> None:
-    # Postings reference accounts and money transactions without per-row foreign keys on
-    # PostgreSQL (migration 0011), so nothing a posting refers to may go or be re-keyed.
+    # Postings reference accounts and money transactions, and accounts their owners, without
+    # per-row foreign keys on PostgreSQL (migrations 0011 and 0012), so nothing they refer to
+    # may go or be re-keyed.
     money.deposit(world.uow(), world.operator, world.alice.party_id, "1.00", "HKD", "seed")
     before = raw_query(database_url, f"SELECT * FROM {table} ORDER BY 1")
     assert before, f"{table} has rows to protect"
@@ -111,6 +114,22 @@ def test_postings_must_name_an_account_and_a_transaction(database_url: str,
             _apply(database_url, "INSERT INTO postings (transaction_id, account_id, amount_minor)"
                    f" VALUES ({transaction_id!r}, {account_id}, 0), {row}")
     assert raw_query(database_url, "SELECT * FROM postings ORDER BY 1") == before
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.postgres
+def test_accounts_must_name_an_existing_party(database_url: str, world: World) -> None:
+    before = raw_query(database_url, "SELECT * FROM accounts ORDER BY 1")
+    # One bad row among good ones refuses the whole statement; an owner-less (system) one is fine.
+    with pytest.raises(psycopg.errors.ForeignKeyViolation, match="names a party that does not"):
+        _apply(database_url, "INSERT INTO accounts (code, party_id, currency, purpose, "
+               "balance_minor, allow_negative) VALUES "
+               f"('{world.alice.party_id}:EUR:available', '{world.alice.party_id}', 'EUR', "
+               "'available', 0, false), ('pty_nobody:EUR:available', 'pty_nobody', 'EUR', "
+               "'available', 0, false)")
+    assert raw_query(database_url, "SELECT * FROM accounts ORDER BY 1") == before
+    _apply(database_url, "INSERT INTO accounts (code, party_id, currency, purpose, "
+           "balance_minor, allow_negative) VALUES ('ipx:EUR:fees', NULL, 'EUR', 'fees', 0, false)")
 
 
 # --- concurrency ----------------------------------------------------------------------------
