@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ledger.canonical import canonical_bytes, canonical_value
-from ledger.db import ArrayLiteral, planned_for_values
+from ledger.db import ArrayLiteral, lock_creating_missing, planned_for_values
 from ledger.errors import IdempotencyConflict
 from ledger.holdings import apply_moves
 from ledger.ids import new_id
@@ -151,27 +151,19 @@ def _lock_or_create(
 ) -> tuple[dict[str, AccountState], dict[str, int]]:
     """Lock the existing accounts among `wanted` (sorted), in code order, and create the
     missing ones with the balances `opening(missing)` gives them: (the states of the locked
-    accounts, the ids of the created ones).
-
-    Creating an account while holding others' locks can deadlock (a concurrent transaction
-    holds one of ours and waits to create the same account; eight threads transferring and
-    creating accounts did). So on PostgreSQL the first locks are taken in a savepoint, and
-    when an account is missing they are released (the savepoint rolls back), the missing
-    accounts are created first and then the rest locked again, all in code order. One that a
-    concurrent transaction created meanwhile is locked with the rest. SQLite's writers hold
-    the whole database (`BEGIN IMMEDIATE`): nothing can change between reading and writing."""
+    accounts, the ids of the created ones). On PostgreSQL, never while holding other locks
+    (`lock_creating_missing`); one that a concurrent transaction created meanwhile is locked
+    with the rest. SQLite's writers hold the whole database (`BEGIN IMMEDIATE`): nothing can
+    change between reading and writing, and the accounts read need not be read again."""
+    created: dict[str, int] = {}
     if not _is_postgresql(session):
         found = _lock_existing(session, wanted)
         missing = [code for code in wanted if code not in found]
-        return found, _create(session, opening(missing)) if missing else {}
-    savepoint = session.begin_nested()
-    found = _lock_existing(session, wanted)
-    if len(found) == len(wanted):
-        savepoint.commit()
-        return found, {}
-    savepoint.rollback()
-    created = _create(session, opening([code for code in wanted if code not in found]))
-    return _lock_existing(session, [code for code in wanted if code not in created]), created
+        return found, _create(session, opening(missing)) if missing else created
+    found = lock_creating_missing(
+        session, wanted, lambda: _lock_existing(session, [c for c in wanted if c not in created]),
+        lambda missing: created.update(_create(session, opening(missing))))
+    return dict(found), created
 
 
 def lock_accounts(session: Session, codes: Sequence[str]) -> dict[str, AccountState]:
