@@ -3,6 +3,7 @@ on SQLite and PostgreSQL: balances, lines, postings and the journal agree, chunk
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 from collections.abc import Callable
@@ -24,8 +25,8 @@ from ledger.accounts import (
     system_account,
 )
 from ledger.actor import Actor
-from ledger.errors import InsufficientFunds
-from ledger.models import Account, JournalEntry, JournalEntryParty
+from ledger.errors import InsufficientFunds, InsufficientUnits
+from ledger.models import Account, Holding, JournalEntry, JournalEntryParty
 from ledger.models import Posting as PostingRow
 from ledger.postings import Posting
 from ledger.replay import compare
@@ -262,3 +263,35 @@ def test_distribution_to_many_holders(world: World, monkeypatch: pytest.MonkeyPa
     for seq, parties in readers.items():
         for party_id in parties[::7]:
             assert read_entry(world.uow(), Actor(party_id, "investor"), seq).seq == seq
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_concurrent_unit_transfers_create_holdings_without_deadlock(
+        world: World, make_party: Callable[..., Actor]) -> None:
+    """Eight threads move units back and forth among four parties, two of whom hold none at
+    first (their holdings are created as they go): no deadlock, and no unit made or lost."""
+    instrument = world.instrument("inventor")
+    parties = [world.alice, *(make_party("investor") for _ in range(3))]
+    assets.transfer_units(world.uow(), world.alice, instrument, parties[1].party_id, 1000)
+
+    def held() -> int:
+        with world.uow() as uow:
+            return int(uow.session.execute(select(func.sum(Holding.units))
+                                           .where(Holding.instrument_id == instrument))
+                       .scalar_one())
+
+    before = held()
+
+    def move(worker: int) -> None:
+        rng = random.Random(worker)
+        for _ in range(20):
+            giver, taker = rng.sample(parties, 2)
+            with contextlib.suppress(InsufficientUnits):  # a giver may have run out
+                assets.transfer_units(world.uow(), giver, instrument, taker.party_id, 7)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(move, range(8)))
+    assert held() == before
+    with world.uow() as uow:
+        assert compare(uow.session) == []
