@@ -9,7 +9,9 @@ everyone else's load; CPU time per order moves much less. Per engine, on a fresh
 2. 200 untimed orders, then `--orders` random GTC limit orders (the same generator as
    orders_http.py: price within +-10 ticks of 10.00, quantity 1..20) one at a time through the
    Flask test client (`POST /v1/orders`: auth, rate limiter, schema, service, response), then
-   as many straight into `exchange.services.trading.place_order`, then through Flask again;
+   as many straight into `exchange.services.trading.place_order`, then through Flask again,
+   then as many book reads (`GET /v1/instruments/{id}/book`), then orders each followed by a
+   book read;
    CPU (process time) and wall time per order, on PostgreSQL the CPU time of the server
    processes serving the benchmark's database (from /proc, so only with a local server), and
    the SQL statements and journal entries per order (counted on every engine of the app,
@@ -162,10 +164,26 @@ def run(url: str, home: Path, orders: int, profile: bool) -> None:
             f"{sum(statements.values()) / orders:.1f} SQL statements per order ("
             + ", ".join(f"{k} {v / orders:.1f}" for k, v in statements.most_common()) + ")")
 
+    def book_reads(batch: list[tuple[str, dict[str, Any]]]) -> None:
+        for key, body in batch:
+            got = client.get(f"/v1/instruments/{body['instrument_id']}/book",
+                             headers={"Authorization": f"Bearer {key}"})
+            if got.status_code != 200:
+                raise SystemExit(f"book -> {got.status_code}: {got.json}")
+
+    def interleaved(batch: list[tuple[str, dict[str, Any]]]) -> None:
+        for item in batch:
+            http([item])
+            book_reads([item])
+
     http(bodies(200))
     timed("through Flask (test client)", http)
     timed("service only (place_order)", service)
     timed("through Flask again", http)
+    # Traffic as a client sees it mixes reads with orders: a read's unit of work must not
+    # make the next order plan its statements again.
+    timed("book reads only (GET .../book), per read", book_reads)
+    timed("an order then a book read, per pair", interleaved)
     if profile:
         # CPU time, not wall time: on PostgreSQL waiting for the server would otherwise
         # dominate the profile and hide what the worker itself spends.
