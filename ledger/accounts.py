@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ledger.canonical import canonical_bytes, canonical_value
-from ledger.db import ArrayLiteral, lock_creating_missing, planned_for_values
+from ledger.db import ArrayLiteral, is_postgresql, lock_creating_missing, planned_for_values
 from ledger.errors import IdempotencyConflict
 from ledger.holdings import apply_moves
 from ledger.ids import new_id
@@ -95,10 +95,6 @@ _INSERT_POSTINGS_SQLITE = (
     "INSERT INTO postings (transaction_id, account_id, amount_minor) VALUES (?, ?, ?)")
 
 
-def _is_postgresql(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
-
-
 def _lock_existing(session: Session, codes: list[str]) -> dict[str, AccountState]:
     """Lock the existing accounts among `codes` (sorted, distinct) and read their state.
 
@@ -107,7 +103,7 @@ def _lock_existing(session: Session, codes: list[str]) -> dict[str, AccountState
     """
     session.flush()  # read what the session has changed, not what the database had before
     connection = session.connection()
-    if _is_postgresql(session):
+    if is_postgresql(session):
         rows = connection.execute(_LOCK_PG, {"codes": codes}).all()
     else:
         rows = []
@@ -136,7 +132,7 @@ def _create(session: Session, balances: Mapping[str, int]) -> dict[str, int]:
         rows.append((code, None if owner == SYSTEM_OWNER else owner, currency, purpose,
                      balance, _may_go_negative(code)))
     connection = session.connection()
-    if _is_postgresql(session):
+    if is_postgresql(session):
         codes, owners, currencies, purposes, amounts, negative = (
             list(c) for c in zip(*rows, strict=True))
         return dict(connection.execute(_CREATE_PG, {
@@ -156,7 +152,7 @@ def _lock_or_create(
     with the rest. SQLite's writers hold the whole database (`BEGIN IMMEDIATE`): nothing can
     change between reading and writing, and the accounts read need not be read again."""
     created: dict[str, int] = {}
-    if not _is_postgresql(session):
+    if not is_postgresql(session):
         found = _lock_existing(session, wanted)
         missing = [code for code in wanted if code not in found]
         return found, _create(session, opening(missing)) if missing else created
@@ -211,7 +207,7 @@ def _write_balances(session: Session, accounts: Mapping[str, AccountState],
     if not changed:
         return
     connection = session.connection()
-    if _is_postgresql(session):
+    if is_postgresql(session):
         ids, values = (list(c) for c in zip(*changed, strict=True))
         connection.execute(_UPDATE_PG, {"ids": ids, "balances": values})
     else:

@@ -136,6 +136,10 @@ def _configure_sqlite(engine: Engine, begin: str) -> None:
         conn.exec_driver_sql(begin)
 
 
+def is_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
 
@@ -145,7 +149,7 @@ def insert_missing(session: Session, model: type[Base], rows: list[dict[str, Any
     """INSERT rows, skipping any whose key exists: concurrent first uses both succeed."""
     if not rows:
         return
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    insert = pg_insert if is_postgresql(session) else sqlite_insert
     # One statement executed for every row (SQLAlchemy batches the rows within each engine's
     # limit on bound parameters), not one multi-row VALUES: a distribution may create 100,000
     # accounts, which no single statement can bind and which took seconds to compile in chunks.
@@ -266,7 +270,7 @@ def lock_creating_missing(session: Session, wanted: Sequence[K],
     first `lock()` runs in a savepoint, rolled back when rows are missing (which releases its
     locks); then the rows are created and locked again, so locks are only ever taken in
     `lock()`'s own order. SQLite's writers hold the whole database (`BEGIN IMMEDIATE`)."""
-    savepoint = session.begin_nested() if session.get_bind().dialect.name == "postgresql" else None
+    savepoint = session.begin_nested() if is_postgresql(session) else None
     found = lock()
     missing = [key for key in wanted if key not in found]
     if not missing:

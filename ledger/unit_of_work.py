@@ -10,6 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ledger.clock import utcnow
+from ledger.db import is_postgresql
 from ledger.journal import JournalWriter
 
 
@@ -18,7 +19,7 @@ def _wrote_nothing(session: Session) -> bool:
     nothing to write: no changes pending in the session, and no transaction id assigned
     (PostgreSQL assigns one on the first write or row lock)."""
     if (not session.in_transaction() or session.new or session.dirty or session.deleted
-            or session.get_bind().dialect.name != "postgresql"):
+            or not is_postgresql(session)):
         return False
     try:
         return bool(session.connection().exec_driver_sql(

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from ledger.actor import Actor
 from ledger.checkpoint import key_id, public_key_pem, public_key_raw, sign_checkpoint
-from ledger.db import ArrayLiteral
+from ledger.db import ArrayLiteral, is_postgresql
 from ledger.errors import InvalidInput, NotFound
 from ledger.merkle import (
     EMPTY_ROOT,
@@ -61,10 +61,6 @@ CHUNK = 2000
 
 def tree_size(session: Session) -> int:
     return session.execute(select(JournalHead.size).where(JournalHead.id == 1)).scalar_one()
-
-
-def is_postgresql(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
 
 
 def chunks(session: Session, values: list[int]) -> list[Any]:
