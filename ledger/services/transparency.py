@@ -8,7 +8,7 @@ from functools import cache
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import BigInteger, Select, String, and_, any_, bindparam, func, or_, select
+from sqlalchemy import BigInteger, Select, String, and_, any_, bindparam, func, literal, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -292,12 +292,13 @@ class EntryView:
 
 def _posts_to(session: Session, seq: int, party_id: str) -> bool:
     """Whether entry `seq` posts to one of the party's accounts (which makes the party one of
-    its readers): an index lookup per money transaction of the entry, however many it posts."""
+    its readers): an index probe per (account of the party, money transaction of the entry),
+    however many postings either has."""
     return session.execute(
-        select(Posting.id)
-        .join(MoneyTransaction, MoneyTransaction.id == Posting.transaction_id)
-        .join(Account, Account.id == Posting.account_id)
-        .where(MoneyTransaction.journal_seq == seq, Account.party_id == party_id)
+        select(literal(1)).where(
+            Posting.account_id.in_(select(Account.id).where(Account.party_id == party_id)),
+            Posting.transaction_id.in_(
+                select(MoneyTransaction.id).where(MoneyTransaction.journal_seq == seq)))
         .limit(1)).first() is not None
 
 
