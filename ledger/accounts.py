@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import BigInteger, Boolean, String, Text, any_, bindparam, insert, select, text
 from sqlalchemy.engine import Connection
@@ -21,7 +22,13 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ledger.canonical import canonical_bytes, canonical_value
-from ledger.db import ArrayLiteral, is_postgresql, lock_creating_missing, planned_for_values
+from ledger.db import (
+    BIG_BATCH,
+    ArrayLiteral,
+    is_postgresql,
+    lock_creating_missing,
+    planned_for_values,
+)
 from ledger.errors import IdempotencyConflict
 from ledger.holdings import apply_moves
 from ledger.ids import new_id
@@ -50,6 +57,9 @@ def system_account(currency: str, purpose: str) -> str:
 
 def request_hash(data: Any) -> str:
     return hashlib.sha256(canonical_bytes(data)).hexdigest()
+
+
+T = TypeVar("T")
 
 
 class AccountState(NamedTuple):
@@ -247,6 +257,20 @@ class Posted:
     journal_seq: int
 
 
+def _encoding_meanwhile(data: dict[str, Any], work: Callable[[], T], *, overlap: bool
+                        ) -> tuple[bytes, T]:
+    """`canonical_value(data)` and `work()`. With `overlap`, `data` is encoded in a thread
+    while `work` waits on PostgreSQL: for a distribution, 0.2-0.3 s of encoding hidden behind
+    the server's locking and updating of 100,000 accounts. (Not on SQLite, whose statements
+    hold the interpreter's lock for most of their time.)"""
+    if not overlap:
+        return canonical_value(data), work()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        encoding = pool.submit(canonical_value, data)
+        done = work()
+        return encoding.result(), done
+
+
 def post_transaction(
     uow: UnitOfWork,
     *,
@@ -267,9 +291,10 @@ def post_transaction(
     """
     # `data` is encoded once, for the fingerprint and the journal entry: a distribution's is
     # 16 MiB. The fingerprint is request_hash({"kind", "data", "postings"}), spliced.
-    data_canonical = canonical_value(data)
+    data_canonical = None
     fingerprint = None
     if client_id is not None:
+        data_canonical = canonical_value(data)
         fingerprint = hashlib.sha256(canonical_bytes(
             {"kind": kind, "postings": [[p.account, p.currency, p.amount] for p in postings]},
             encoded={"data": data_canonical if request is None else canonical_value(request)},
@@ -287,7 +312,12 @@ def post_transaction(
 
     session = uow.session
     with planned_for_values(session.connection(), max(len(postings), len(unit_moves))):
-        account_ids = _post_to_accounts(session, postings)
+        if data_canonical is None:
+            data_canonical, account_ids = _encoding_meanwhile(
+                data, lambda: _post_to_accounts(session, postings),
+                overlap=len(postings) >= BIG_BATCH and is_postgresql(session))
+        else:
+            account_ids = _post_to_accounts(session, postings)
         if unit_moves:
             apply_moves(session, unit_moves)
         entry = uow.journal.append(kind, data, actor=actor, parties=parties, postings=postings,
