@@ -29,6 +29,8 @@ import gc
 import hashlib
 import json
 import math
+import multiprocessing
+import os
 import re
 import sys
 from collections.abc import Callable, Mapping
@@ -945,7 +947,7 @@ def _distribution_problems(entry: dict[str, Any], party: str, currency: str,
 
 
 def verify_statement(
-    statement: dict[str, Any], public_key_pem: str | None = None
+    statement: dict[str, Any], public_key_pem: str | None = None, *, workers: int = 1
 ) -> StatementReport:
     """Verify a whole statement offline; never raises on bad input, reports it instead.
 
@@ -956,6 +958,10 @@ def verify_statement(
     currency, that lines are in increasing ``seq`` order within ``[from, to]``, that the
     opening balance plus the lines equals the closing balance exactly, and for each
     distribution: the policy hash, the waterfall re-run, and the party's own share.
+
+    With ``workers`` above 1 (the command line's default is one per CPU), on Linux, the
+    lines of a long statement are checked by that many processes, forked so that they share
+    the parsed statement; the report is the same.
     """
     st: dict[str, Any] = statement if isinstance(statement, dict) else {}
     party = st.get("party_id")
@@ -1027,14 +1033,9 @@ def verify_statement(
     if not isinstance(raw_lines, list):
         checks.append(Check("statement", False, "lines must be a list"))
         raw_lines = []
-    amounts: list[Decimal] = []
-    previous: int | None = None
-    for number, line in enumerate(raw_lines, start=1):
-        verdict = _verify_line(number, line, party, currency, zero, root, size, start, end,
-                               previous, amounts)
-        if isinstance(verdict.seq, int):
-            previous = verdict.seq if previous is None else max(previous, verdict.seq)
-        report.lines.append(verdict)
+    verdicts, amounts = _verify_lines(raw_lines, (party, currency, zero, root, size, start, end),
+                                      workers)
+    report.lines.extend(verdicts)
 
     # The balances.
     try:
@@ -1053,6 +1054,68 @@ def verify_statement(
     except VerificationError as exc:
         checks.append(Check("balances", False, str(exc)))
     return report
+
+
+# Below this many lines a second process costs more than it saves.
+PARALLEL_FROM = 1000
+LineContext = tuple[str, str, Decimal, bytes | None, int | None, datetime | None,
+                    datetime | None]  # party, currency, zero, root, size, start, end
+
+
+def _previous_seqs(lines: list[Any]) -> list[int | None]:
+    """For each line, the largest integer seq of the lines before it, which its own seq must
+    exceed: known up front, so that the lines can be checked independently."""
+    before: list[int | None] = []
+    previous: int | None = None
+    for line in lines:
+        before.append(previous)
+        seq = line.get("seq") if isinstance(line, dict) else None
+        if isinstance(seq, int):
+            previous = seq if previous is None else max(previous, seq)
+    return before
+
+
+def _check_lines(lines: list[Any], previous: list[int | None], where: LineContext,
+                 bounds: tuple[int, int]) -> tuple[list[LineVerdict], list[Decimal]]:
+    amounts: list[Decimal] = []
+    verdicts = [_verify_line(n + 1, lines[n], *where, previous[n], amounts)
+                for n in range(*bounds)]
+    return verdicts, amounts
+
+
+def _check_lines_and_send(sender: Any, *args: Any) -> None:
+    sender.send(_check_lines(*args))
+    sender.close()
+
+
+def _verify_lines(lines: list[Any], where: LineContext, workers: int
+                  ) -> tuple[list[LineVerdict], list[Decimal]]:
+    """Every line's verdict, in order, and the amounts that could be read."""
+    previous = _previous_seqs(lines)
+    if workers < 2 or len(lines) < PARALLEL_FROM or not sys.platform.startswith("linux"):
+        return _check_lines(lines, previous, where, (0, len(lines)))
+    cuts = [len(lines) * k // workers for k in range(workers + 1)]
+    parts = list(zip(cuts, cuts[1:], strict=False))
+    # Forked children inherit the statement as it is (nothing pickled on the way in); each
+    # sends back its verdicts. This process checks the first part meanwhile.
+    context = multiprocessing.get_context("fork")
+    children = []
+    for bounds in parts[1:]:
+        receiver, sender = context.Pipe(duplex=False)
+        child = context.Process(target=_check_lines_and_send, daemon=True,
+                                args=(sender, lines, previous, where, bounds))
+        child.start()
+        sender.close()
+        children.append((child, receiver, bounds))
+    results = [_check_lines(lines, previous, where, parts[0])]
+    for child, receiver, bounds in children:
+        try:
+            results.append(receiver.recv())
+        except EOFError:  # the child died: check its part here
+            results.append(_check_lines(lines, previous, where, bounds))
+        child.join()
+    return ([verdict for verdicts, _ in results for verdict in verdicts],
+            [amount for _, amounts in results for amount in amounts])
 
 
 def _verify_line(
@@ -1198,6 +1261,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--public-key", metavar="PEM_FILE",
                         help="IPX's published ledger public key (PEM); without it the "
                              "statement's own key is used")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, metavar="N",
+                        help="processes checking the lines of a long statement (default: "
+                             "one per CPU)")
     args = parser.parse_args(argv)
     # Reading and checking a statement makes millions of objects and no reference cycles:
     # the cyclic collector, run every few hundred allocations, would only spend time (half
@@ -1215,7 +1281,7 @@ def main(argv: list[str] | None = None) -> int:
         except (OSError, ValueError) as exc:
             print(f"cannot read input: {exc}", file=sys.stderr)
             return 2
-        report = verify_statement(statement, pem)
+        report = verify_statement(statement, pem, workers=args.workers)
         text = render_report(report)
     finally:
         if collecting:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -469,6 +470,46 @@ def test_malformed_input_is_reported_not_raised(journal: Journal,
     assert "line 4 (seq 7): amount must be a decimal string" in text
     assert "checkpoint: signature does not verify" in text
     assert "inclusion proof cannot be checked: no usable checkpoint root" in text
+
+
+# --------------------------------------------------------------------------------------
+# The lines of a long statement checked by several processes
+# --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("workers", [2, 3, 8])
+def test_lines_checked_in_processes_give_the_same_report(
+        journal: Journal, statement: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+        workers: int) -> None:
+    monkeypatch.setattr(sv, "PARALLEL_FROM", 2)
+    assert sv.verify_statement(statement, journal.pem, workers=workers).ok
+    # Problems on both sides of every cut: order (checked against the lines before, in
+    # another process), a duplicate at the end, an amount, an unreadable line.
+    lines = statement["lines"]
+    lines[1], lines[2] = lines[2], lines[1]
+    lines.append(copy.deepcopy(lines[-1]))
+    lines[0]["amount"] = "1.00"
+    lines.insert(4, "not a line")
+    alone = sv.verify_statement(copy.deepcopy(statement), journal.pem)
+    shared = sv.verify_statement(statement, journal.pem, workers=workers)
+    assert not alone.ok
+    assert shared == alone
+    assert sv.render_report(shared) == sv.render_report(alone)
+
+
+def test_a_dead_checker_process_has_its_lines_checked_here(
+        journal: Journal, statement: dict[str, Any], monkeypatch: pytest.MonkeyPatch,
+        tmp_path: Path) -> None:
+    monkeypatch.setattr(sv, "PARALLEL_FROM", 2)
+
+    def die(*_: Any) -> None:
+        (tmp_path / "died").touch()
+        os._exit(3)
+
+    monkeypatch.setattr(sv, "_check_lines_and_send", die)
+    report = sv.verify_statement(statement, journal.pem, workers=2)
+    assert (tmp_path / "died").exists()
+    assert report.ok and [v.seq for v in report.lines] == [4, 5, 6, 7, 8, 9]
 
 
 # --------------------------------------------------------------------------------------
