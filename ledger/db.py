@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, TypeVar
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import (
     BigInteger,
@@ -258,6 +259,34 @@ K = TypeVar("K")
 V = TypeVar("V")
 
 
+# Keys of rows known to exist, per engine. Accounts and holdings are never deleted (migration
+# 0012 guards accounts; nothing deletes a holding), so a row seen by a committed transaction
+# exists for good, and locking rows all known needs no savepoint: two statements less per
+# order (about 1 ms of CPU per order in bench/orders_inprocess.py). Learnt from small lock
+# sets only, when their transaction commits; bounded.
+_KNOWN_LIMIT = 100_000
+_known: WeakKeyDictionary[Any, set[Any]] = WeakKeyDictionary()
+_SEEN = "ipx_rows_seen"  # session.info: keys locked in the current transaction
+
+
+@event.listens_for(Session, "after_commit")
+def _learn_seen(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint released: the transaction goes on
+        return
+    seen = session.info.pop(_SEEN, None)
+    if seen:
+        known = _known.setdefault(session.get_bind(), set())
+        if len(known) + len(seen) > _KNOWN_LIMIT:
+            known.clear()
+        known.update(seen)
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_seen(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:  # rolled back or closed: what it saw may not exist
+        session.info.pop(_SEEN, None)
+
+
 def lock_creating_missing(session: Session, wanted: Sequence[K],
                           lock: Callable[[], Mapping[K, V]],
                           create: Callable[[list[K]], None]) -> Mapping[K, V]:
@@ -269,15 +298,21 @@ def lock_creating_missing(session: Session, wanted: Sequence[K],
     (eight threads creating accounts as they transferred deadlocked so). On PostgreSQL the
     first `lock()` runs in a savepoint, rolled back when rows are missing (which releases its
     locks); then the rows are created and locked again, so locks are only ever taken in
-    `lock()`'s own order. SQLite's writers hold the whole database (`BEGIN IMMEDIATE`)."""
-    savepoint = session.begin_nested() if is_postgresql(session) else None
+    `lock()`'s own order; unless every key was seen by a committed transaction before, so
+    that nothing can be missing. SQLite's writers hold the whole database (`BEGIN
+    IMMEDIATE`)."""
+    remember = is_postgresql(session) and len(wanted) < BIG_BATCH
+    known = remember and _known.get(session.get_bind(), set()).issuperset(wanted)
+    savepoint = session.begin_nested() if is_postgresql(session) and not known else None
     found = lock()
     missing = [key for key in wanted if key not in found]
-    if not missing:
+    if missing:
         if savepoint is not None:
-            savepoint.commit()
-        return found
-    if savepoint is not None:
-        savepoint.rollback()
-    create(missing)
-    return lock()
+            savepoint.rollback()
+        create(missing)
+        found = lock()
+    elif savepoint is not None:
+        savepoint.commit()
+    if remember:
+        session.info.setdefault(_SEEN, set()).update(wanted)
+    return found

@@ -11,14 +11,16 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 import ledger.accounts
+import ledger.db
 from ledger.accounts import (
     AVAILABLE,
     CLEARING,
+    HELD,
     balances_of,
     party_account,
     post_transaction,
@@ -295,3 +297,50 @@ def test_concurrent_unit_transfers_create_holdings_without_deadlock(
     assert held() == before
     with world.uow() as uow:
         assert compare(uow.session) == []
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_accounts_seen_committed_are_locked_without_a_savepoint(
+        uow_factory: Uow, sessions: sessionmaker[Session],
+        make_party: Callable[..., Actor]) -> None:
+    """A savepoint guards a lock only while some row may be missing: once a committed
+    transaction has seen every account, they are locked directly. A transaction that rolls
+    back teaches nothing (the accounts it created are gone), even after a savepoint of it
+    was released."""
+    bob, carol = (make_party("inventor").party_id for _ in range(2))
+    bobs, carols = ([party_account(party, "HKD", purpose) for purpose in (AVAILABLE, HELD)]
+                    for party in (bob, carol))
+
+    def savepoints(*locks: list[str], commit: bool) -> int:
+        statements: list[str] = []
+        with uow_factory() as uow:
+            engine = uow.session.get_bind()
+            listen = (lambda *args: statements.append(args[2]))  # noqa: E731
+            event.listen(engine, "before_cursor_execute", listen)
+            try:
+                for codes in locks:
+                    assert len(ledger.accounts.lock_accounts(uow.session, codes)) == len(codes)
+                if commit:
+                    uow.commit()
+            finally:
+                event.remove(engine, "before_cursor_execute", listen)
+        return sum(s.startswith("SAVEPOINT") for s in statements)
+
+    assert savepoints(bobs, commit=False) == 1  # created, then rolled back
+    assert savepoints(bobs, carols, commit=True) == 2  # created again, and committed
+    assert savepoints(bobs, commit=False) == 0
+    assert savepoints(bobs, carols, commit=True) == 0
+    ledger.db._known.clear()  # as a new process: both exist, neither is known
+    assert savepoints(bobs, carols, commit=False) == 2  # carol's savepoint released after bob's
+    assert savepoints(bobs, commit=True) == 1
+    assert savepoints(bobs, carols, commit=True) == 1
+    assert savepoints(bobs, carols, commit=True) == 0
+    # One session, several transactions: what a rolled-back one saw is forgotten as well.
+    dans = [party_account(make_party("inventor").party_id, "HKD", AVAILABLE)]
+    with sessions() as session:
+        ledger.accounts.lock_accounts(session, dans)
+        session.rollback()
+        ledger.accounts.lock_accounts(session, carols)
+        session.commit()
+    assert savepoints(dans, commit=True) == 1
