@@ -95,11 +95,17 @@ _UPDATE_PG = text(
 ).bindparams(bindparam("ids", type_=INTEGERS), bindparam("balances", type_=INTEGERS))
 _UPDATE_SQLITE = "UPDATE accounts SET balance_minor = ? WHERE id = ?"
 _INSERT_TRANSACTION = insert(MoneyTransaction)
-_INSERT_POSTINGS_PG = text(
+# On PostgreSQL the transaction and its postings go in one statement, one round trip (the
+# postings' reference check runs at the statement's end and sees the transaction).
+_INSERT_TRANSACTION_PG = text(
+    "WITH t AS (INSERT INTO money_transactions "
+    "(id, client_id, request_hash, kind, journal_seq, created_at) "
+    "VALUES (:id, :client_id, :request_hash, :kind, :journal_seq, :created_at)) "
     "INSERT INTO postings (transaction_id, account_id, amount_minor) "
-    "SELECT :transaction_id, p.account_id, p.amount FROM unnest(:account_ids, :amounts) "
+    "SELECT :id, p.account_id, p.amount FROM unnest(:account_ids, :amounts) "
     "AS p(account_id, amount)"
-).bindparams(bindparam("transaction_id", type_=String),
+).bindparams(bindparam("id", type_=String), bindparam("client_id", type_=String),
+             bindparam("created_at", type_=MoneyTransaction.__table__.c.created_at.type),
              bindparam("account_ids", type_=INTEGERS), bindparam("amounts", type_=INTEGERS))
 _INSERT_POSTINGS_SQLITE = (
     "INSERT INTO postings (transaction_id, account_id, amount_minor) VALUES (?, ?, ?)")
@@ -233,20 +239,19 @@ def record_transaction(connection: Connection, *, kind: str, journal_seq: int, a
                        request_hash: str, client_id: str | None,
                        account_ids: Sequence[int], amounts: Sequence[int]) -> str:
     """Write a money transaction and its postings (`amounts[i]` to account `account_ids[i]`);
-    the caller has checked that they balance and applied them to the balances. The postings
-    go in one statement on PostgreSQL, so its check of their references runs once."""
+    the caller has checked that they balance and applied them to the balances. On PostgreSQL
+    one statement writes both, so the check of the postings' references runs once."""
     transaction_id = new_id("txn")
-    connection.execute(_INSERT_TRANSACTION, {
-        "id": transaction_id, "client_id": client_id, "request_hash": request_hash,
-        "kind": kind, "journal_seq": journal_seq, "created_at": at})
+    transaction = {"id": transaction_id, "client_id": client_id, "request_hash": request_hash,
+                   "kind": kind, "journal_seq": journal_seq, "created_at": at}
     if connection.dialect.name == "postgresql":
-        connection.execute(_INSERT_POSTINGS_PG, {
-            "transaction_id": transaction_id, "account_ids": list(account_ids),
-            "amounts": list(amounts)})
-    else:
-        connection.exec_driver_sql(_INSERT_POSTINGS_SQLITE, [
-            (transaction_id, account_id, amount)
-            for account_id, amount in zip(account_ids, amounts, strict=True)])
+        connection.execute(_INSERT_TRANSACTION_PG, {
+            **transaction, "account_ids": list(account_ids), "amounts": list(amounts)})
+        return transaction_id
+    connection.execute(_INSERT_TRANSACTION, transaction)
+    connection.exec_driver_sql(_INSERT_POSTINGS_SQLITE, [
+        (transaction_id, account_id, amount)
+        for account_id, amount in zip(account_ids, amounts, strict=True)])
     return transaction_id
 
 
