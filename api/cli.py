@@ -179,11 +179,15 @@ def replay(check: bool) -> None:
 @click.argument("statement_file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--public-key", "public_key", type=click.Path(exists=True, dir_okay=False),
               help="the journal's public key (PEM), obtained independently of the statement")
-def verify_statement_command(statement_file: str, public_key: str | None) -> None:
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="processes checking the lines of a long statement (default: one per CPU)")
+def verify_statement_command(statement_file: str, public_key: str | None,
+                             workers: int | None) -> None:
     """Check a statement offline: signature, every proof, balances and every distribution."""
     from ledger import statement_verifier
 
-    argv = [statement_file] + (["--public-key", public_key] if public_key else [])
+    argv = [statement_file] + (["--public-key", public_key] if public_key else []) + (
+        ["--workers", str(workers)] if workers else [])
     sys.exit(statement_verifier.main(argv))
 
 

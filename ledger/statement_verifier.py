@@ -17,7 +17,8 @@ It re-implements, independently of ``ledger.merkle`` / ``ledger.checkpoint``:
    again from the published rules rather than imported;
 6. :func:`verify_statement`, which checks a whole statement: the signed checkpoint, every
    line's entry, proof and amount, the balances, and every distribution's split;
-7. a command line: ``python statement_verifier.py FILE.json [--public-key PEM_FILE]``.
+7. a command line: ``python statement_verifier.py FILE.json [--public-key PEM_FILE]
+   [--workers N]``.
 """
 
 from __future__ import annotations
@@ -1249,7 +1250,7 @@ def render_report(report: StatementReport) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python statement_verifier.py FILE.json [--public-key PEM_FILE]``.
+    """``python statement_verifier.py FILE.json [--public-key PEM_FILE] [--workers N]``.
 
     Prints a verdict per line and a summary; returns 0 only if everything verifies, 1 if
     something does not, 2 if the files cannot be read.

@@ -81,9 +81,13 @@ def test_an_inventor_statement_verifies_offline(paid: dict[str, Any], client: An
     tampered["lines"][0]["inclusion_proof"]["path"][0] = "00" * 32
     path.write_text(json.dumps(tampered))
     bad = subprocess.run([sys.executable, "-m", "api.cli", "verify-statement", str(path),
-                          "--public-key", str(pem)], capture_output=True, text=True)
+                          "--public-key", str(pem), "--workers", "2"],
+                         capture_output=True, text=True)
     assert bad.returncode == 1
     assert "inclusion proof does not verify" in bad.stdout
+    none = subprocess.run([sys.executable, "-m", "api.cli", "verify-statement", str(path),
+                           "--workers", "0"], capture_output=True, text=True)
+    assert none.returncode == 2 and "--workers" in none.stderr
 
 
 def test_csv_and_pdf(paid: dict[str, Any], client: Any) -> None:
