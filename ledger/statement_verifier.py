@@ -1100,21 +1100,26 @@ def _verify_lines(lines: list[Any], where: LineContext, workers: int
     # Forked children inherit the statement as it is (nothing pickled on the way in); each
     # sends back its verdicts. This process checks the first part meanwhile.
     context = multiprocessing.get_context("fork")
-    children = []
+    children: list[tuple[Any, Any, tuple[int, int]]] = []
     for bounds in parts[1:]:
         receiver, sender = context.Pipe(duplex=False)
-        child = context.Process(target=_check_lines_and_send, daemon=True,
-                                args=(sender, lines, previous, where, bounds))
-        child.start()
+        child: Any = context.Process(target=_check_lines_and_send, daemon=True,
+                                     args=(sender, lines, previous, where, bounds))
+        try:
+            child.start()
+        except OSError:  # no process to be had: its part is checked here (EOF below)
+            child = None
         sender.close()
         children.append((child, receiver, bounds))
     results = [_check_lines(lines, previous, where, parts[0])]
     for child, receiver, bounds in children:
         try:
             results.append(receiver.recv())
-        except EOFError:  # the child died: check its part here
+        except EOFError:  # the child died, or never started: check its part here
             results.append(_check_lines(lines, previous, where, bounds))
-        child.join()
+        receiver.close()
+        if child is not None:
+            child.join()
     return ([verdict for verdicts, _ in results for verdict in verdicts],
             [amount for _, amounts in results for amount in amounts])
 

@@ -512,6 +512,18 @@ def test_a_dead_checker_process_has_its_lines_checked_here(
     assert report.ok and [v.seq for v in report.lines] == [4, 5, 6, 7, 8, 9]
 
 
+def test_without_processes_to_fork_the_lines_are_checked_here(
+        journal: Journal, statement: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sv, "PARALLEL_FROM", 2)
+
+    def refuse(_: Any) -> None:
+        raise OSError("Resource temporarily unavailable")
+
+    monkeypatch.setattr(sv.multiprocessing.get_context("fork").Process, "start", refuse)
+    report = sv.verify_statement(statement, journal.pem, workers=3)
+    assert report.ok and [v.seq for v in report.lines] == [4, 5, 6, 7, 8, 9]
+
+
 # --------------------------------------------------------------------------------------
 # Any distribution that run_waterfall produces verifies for every party in it
 # --------------------------------------------------------------------------------------
