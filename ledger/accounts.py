@@ -163,15 +163,10 @@ def _lock_or_create(
 ) -> tuple[dict[str, AccountState], dict[str, int]]:
     """Lock the existing accounts among `wanted` (sorted), in code order, and create the
     missing ones with the balances `opening(missing)` gives them: (the states of the locked
-    accounts, the ids of the created ones). On PostgreSQL, never while holding other locks
+    accounts, the ids of the created ones). Never while holding other locks
     (`lock_creating_missing`); one that a concurrent transaction created meanwhile is locked
-    with the rest. SQLite's writers hold the whole database (`BEGIN IMMEDIATE`): nothing can
-    change between reading and writing, and the accounts read need not be read again."""
+    with the rest, and the accounts created here are not read again."""
     created: dict[str, int] = {}
-    if not is_postgresql(session):
-        found = _lock_existing(session, wanted)
-        missing = [code for code in wanted if code not in found]
-        return found, _create(session, opening(missing)) if missing else created
     found = lock_creating_missing(
         session, wanted, lambda: _lock_existing(session, [c for c in wanted if c not in created]),
         lambda missing: created.update(_create(session, opening(missing))))

@@ -301,9 +301,10 @@ def lock_creating_missing(session: Session, wanted: Sequence[K],
     `lock()`'s own order; unless every key was seen by a committed transaction before, so
     that nothing can be missing. SQLite's writers hold the whole database (`BEGIN
     IMMEDIATE`)."""
-    remember = is_postgresql(session) and len(wanted) < BIG_BATCH
+    postgresql = is_postgresql(session)
+    remember = postgresql and len(wanted) < BIG_BATCH
     known = remember and _known.get(session.get_bind(), set()).issuperset(wanted)
-    savepoint = session.begin_nested() if is_postgresql(session) and not known else None
+    savepoint = session.begin_nested() if postgresql and not known else None
     found = lock()
     missing = [key for key in wanted if key not in found]
     if missing:
