@@ -1,0 +1,124 @@
+"""Transactions of BIG_BATCH postings or more, through `post_transaction`: on PostgreSQL they
+run unprepared and their data is encoded while the accounts are locked and updated. The same
+balances, account ids, records and errors as on SQLite, where nothing overlaps; accounts
+missing among existing ones are created with the rest updated."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from ledger.accounts import (
+    AVAILABLE,
+    CLEARING,
+    Posted,
+    balances_of,
+    party_account,
+    post_transaction,
+    system_account,
+)
+from ledger.db import BIG_BATCH
+from ledger.errors import InsufficientFunds
+from ledger.models import Account, JournalEntry, MoneyTransaction, Party
+from ledger.models import Posting as PostingRow
+from ledger.postings import Posting
+from ledger.replay import compare
+from ledger.unit_of_work import UnitOfWork
+
+Uow = Callable[[], UnitOfWork]
+MANY = BIG_BATCH + 200
+CLEARING_HKD = system_account("HKD", CLEARING)
+
+
+@pytest.fixture
+def codes(sessions: sessionmaker[Session]) -> list[str]:
+    """The available-cash accounts of MANY parties (not created yet)."""
+    owners = [f"pty_bulk{n:05d}" for n in range(MANY)]
+    with sessions() as session:
+        session.add_all(Party(id=owner, name=owner, kind="investor",
+                              created_at=datetime.now(UTC)) for owner in owners)
+        session.commit()
+    return [party_account(owner, "HKD", AVAILABLE) for owner in owners]
+
+
+def _postings(amounts: dict[str, int]) -> list[Posting]:
+    return ([Posting(CLEARING_HKD, "HKD", -sum(amounts.values()))]
+            + [Posting(code, "HKD", amount) for code, amount in amounts.items()])
+
+
+def _pay(uow: UnitOfWork, amounts: dict[str, int]) -> Posted:
+    return post_transaction(uow, kind="money.deposit", data={"n": len(amounts)}, actor=None,
+                            postings=_postings(amounts))
+
+
+def _balances(uow_factory: Uow) -> dict[str, int]:
+    with uow_factory() as uow:
+        return _read_balances(uow.session)
+
+
+def _read_balances(session: Session) -> dict[str, int]:
+    return dict(session.execute(select(Account.code, Account.balance_minor)).all())
+
+
+def _check_postings_and_replay(uow_factory: Uow) -> None:
+    """Every account's postings sum to its balance (the ids returned were the right ones),
+    and the journal replays to the tables."""
+    with uow_factory() as uow:
+        posted = dict(uow.session.execute(
+            select(Account.code, func.sum(PostingRow.amount_minor))
+            .join(PostingRow, PostingRow.account_id == Account.id).group_by(Account.code)).all())
+        assert posted == {code: balance for code, balance in _read_balances(uow.session).items()
+                          if code in posted}
+        assert compare(uow.session) == []
+
+
+def test_a_big_transaction_updates_balances_and_records_its_rows(uow_factory: Uow,
+                                                                 codes: list[str]) -> None:
+    amounts = {code: 1 + n for n, code in enumerate(codes)}
+    with uow_factory() as uow:
+        _pay(uow, amounts)  # creates every account
+        uow.commit()
+    with uow_factory() as uow:
+        loaded = balances_of(uow.session, codes[7].split(":")[0])[0]  # an ORM object, before
+        posted = _pay(uow, amounts)
+        assert loaded.balance_minor == 2 * 8  # the object in the session follows the UPDATE
+        uow.commit()
+    assert _balances(uow_factory) == {CLEARING_HKD: -2 * sum(amounts.values())} | {
+        code: 2 * amount for code, amount in amounts.items()}
+    _check_postings_and_replay(uow_factory)
+    with uow_factory() as uow:  # the transaction names its entry, identified by its leaf hash
+        transaction = uow.session.get_one(MoneyTransaction, posted.transaction_id)
+        entry = uow.session.get_one(JournalEntry, posted.journal_seq)
+        assert transaction.request_hash == entry.leaf_hash.hex()
+        assert json.loads(entry.body)["data"] == {"n": MANY}
+
+
+def test_missing_accounts_are_created_with_the_rest_updated(uow_factory: Uow,
+                                                            codes: list[str]) -> None:
+    with uow_factory() as uow:
+        _pay(uow, dict.fromkeys(codes[::2], 5))
+        uow.commit()
+    with uow_factory() as uow:
+        _pay(uow, dict.fromkeys(codes, 3))
+        uow.commit()
+    assert _balances(uow_factory) == {CLEARING_HKD: -5 * len(codes[::2]) - 3 * MANY} | {
+        code: 3 + (5 if n % 2 == 0 else 0) for n, code in enumerate(codes)}
+    _check_postings_and_replay(uow_factory)
+
+
+def test_an_overdraft_in_a_big_batch_is_named_and_changes_nothing(uow_factory: Uow,
+                                                                  codes: list[str]) -> None:
+    with uow_factory() as uow:
+        _pay(uow, dict.fromkeys(codes, 10))
+        uow.commit()
+    before = _balances(uow_factory)
+    debits = dict.fromkeys(codes, -10) | {codes[-3]: -11}
+    with uow_factory() as uow, pytest.raises(
+            InsufficientFunds, match=f"account {codes[-3]} would be overdrawn by 1 minor units"):
+        _pay(uow, debits)
+    assert _balances(uow_factory) == before
