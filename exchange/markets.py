@@ -27,6 +27,7 @@ DEFAULTS = {
     "last_price_ticks": None,
     "next_priority": 1,
     "next_trade_no": 1,
+    "earliest_expiry_at": None,
 }
 
 
@@ -55,7 +56,8 @@ _LOCK_OPEN_MARKET = (select(Instrument.__table__, Market.__table__)
                      .with_for_update(of=Market.__table__))
 _INSTRUMENT_COLUMNS = [c.key for c in Instrument.__table__.columns]
 _MARKET_COLUMNS = [c.key for c in Market.__table__.columns]
-_MARKET_STATE = ("next_priority", "next_trade_no", "last_price_ticks", "next_auction_at")
+_MARKET_STATE = ("next_priority", "next_trade_no", "last_price_ticks", "next_auction_at",
+                 "earliest_expiry_at")
 _SAVE_MARKET = (update(Market.__table__).where(Market.instrument_id == bindparam("key"))
                 .values({k: bindparam(k) for k in _MARKET_STATE}))
 

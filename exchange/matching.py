@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Executable, bindparam, select
+from sqlalchemy import Executable, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from exchange.engine import InstrumentRules, Result
@@ -20,6 +20,9 @@ ORDERS = Order.__table__
 _ORDER_COLUMNS = [c.key for c in ORDERS.columns]
 _DUE = select(ORDERS).where(Order.instrument_id == bindparam("instrument"), Order.status_open,
                             Order.expires_at.is_not(None), Order.expires_at <= bindparam("now"))
+_NEXT_EXPIRY = select(func.min(Order.expires_at)).where(
+    Order.instrument_id == bindparam("instrument"), Order.status_open,
+    Order.expires_at.is_not(None), Order.expires_at > bindparam("now"))
 
 
 def detached_orders(session: Session, statement: Executable,
@@ -51,8 +54,23 @@ def book_rules(om: OpenMarket) -> InstrumentRules:
 
 
 def due_orders(uow: UnitOfWork, om: OpenMarket) -> list[Order]:
-    """The instrument's GTD orders whose time has come (to close with `expire`)."""
-    return detached_orders(uow.session, _DUE, {"instrument": om.instrument.id, "now": uow.now})
+    """The instrument's GTD orders whose time has come, which the caller closes with `expire`
+    in this command; the market's `earliest_expiry_at` then moves to the earliest expiry of
+    the open GTD orders left."""
+    market, now = om.market, uow.now
+    if market.earliest_expiry_at is None or market.earliest_expiry_at > now:
+        return []  # every open GTD order expires at or after earliest_expiry_at
+    params = {"instrument": om.instrument.id, "now": now}
+    due = detached_orders(uow.session, _DUE, params)
+    market.earliest_expiry_at = uow.session.connection().execute(_NEXT_EXPIRY, params).scalar()
+    return due
+
+
+def note_expiry(om: OpenMarket, expires_at: datetime | None) -> None:
+    """Keep the market's `earliest_expiry_at` at or before a new order's expiry."""
+    earliest = om.market.earliest_expiry_at
+    if expires_at is not None and (earliest is None or expires_at < earliest):
+        om.market.earliest_expiry_at = expires_at
 
 
 def expire(settlement: Settlement, due: list[Order]) -> int:

@@ -30,6 +30,9 @@ class Market(Base):
     last_price_ticks: Mapped[int | None] = mapped_column(BigInteger)
     next_priority: Mapped[int] = mapped_column(BigInteger, default=1)
     next_trade_no: Mapped[int] = mapped_column(BigInteger, default=1)
+    # No open GTD order of this market expires before this time (NULL: it has none). A lower
+    # bound, so that an order looks for due orders only once one can be due (migration 0014).
+    earliest_expiry_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class Order(Base):

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from exchange.cash import buy_hold, notional
 from exchange.engine import OrderBook
-from exchange.markets import OpenMarket, lock_market, read_market
+from exchange.markets import OpenMarket, lock_market, read_market, save_market_state
 from exchange.matching import (
     ORDERS,
     apply_result,
@@ -24,6 +24,7 @@ from exchange.matching import (
     due_orders,
     epoch_ms,
     expire,
+    note_expiry,
 )
 from exchange.models import Order, Trade
 from exchange.settlement import Settlement, order_json
@@ -244,6 +245,7 @@ def place_order(uow: UnitOfWork, actor: Actor, request: OrderRequest) -> OrderVi
             created_at=uow.now, updated_at=uow.now,
         )
         market.next_priority += 1
+        note_expiry(om, order.expires_at)
         cash = (buy_hold(limit_ticks or 0, request.quantity, om.tick_minor, market.fee_bps)
                 if request.side == "buy" else 0)
         settlement.hold(order, cash)
@@ -353,6 +355,7 @@ def expire_due_orders(uow: UnitOfWork) -> int:
             om = lock_market(uow.session, instrument_id, for_trading=False, detached=True)
             due = due_orders(uow, om)
             if not due:
+                save_market_state(uow.session.connection(), om.market)  # its expiry moved on
                 continue
             settlement = Settlement(uow, om)
             settlement.lock(o.party_id for o in due)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from exchange.models import Market as MarketRow
 from exchange.models import Trade
 from exchange.replay import compare_orders
 from exchange.services import auctions, trading
@@ -101,6 +102,51 @@ def test_expiry_and_cancel_are_closures_in_one_entry_each(
         "order.closed", resting.order.id, "cancelled")
     assert entry["units"] == [{"party": mkt.alice.party_id, "instrument": mkt.instrument,
                                "units": 0, "held": -10}]
+    _replays(sessions)
+
+
+def _earliest_expiry(sessions: sessionmaker[Session], instrument: str) -> datetime | None:
+    with sessions() as session:
+        return session.execute(select(MarketRow.earliest_expiry_at).where(
+            MarketRow.instrument_id == instrument)).scalar_one_or_none()
+
+
+def test_the_market_knows_when_its_next_gtd_order_can_be_due(
+        mkt: Market, sessions: sessionmaker[Session]) -> None:
+    start = utcnow()
+
+    def at(seconds: int) -> UnitOfWork:
+        return UnitOfWork(sessions, clock=lambda: start + timedelta(seconds=seconds))
+
+    def order(seconds: int, who: Actor, side: str, price: str, **kw: Any) -> trading.OrderView:
+        return trading.place_order(at(seconds), who, trading.OrderRequest(
+            instrument_id=mkt.instrument, side=side, type="limit", price=Decimal(price),
+            quantity=10, **kw))
+
+    assert _earliest_expiry(sessions, mkt.instrument) is None
+    first = order(0, mkt.fund, "buy", "9.00", time_in_force="GTD",
+                  expires_at=start + timedelta(seconds=30))
+    second = order(0, mkt.fund, "buy", "8.00", time_in_force="GTD",
+                   expires_at=start + timedelta(seconds=90))
+    assert _earliest_expiry(sessions, mkt.instrument) == start + timedelta(seconds=30)
+    # The first fills before its time: the market's bound stays early (it is only a bound)...
+    assert order(10, mkt.alice, "sell", "9.00").order.status == "filled"
+    assert _earliest_expiry(sessions, mkt.instrument) == start + timedelta(seconds=30)
+    # ...until an order after it looks, finds nothing due and moves it to the second's time.
+    size = _size(sessions)
+    order(60, mkt.bob, "sell", "12.00")
+    [entry] = _entries_after(sessions, size)
+    assert entry["data"]["closed"] == []
+    assert _earliest_expiry(sessions, mkt.instrument) == start + timedelta(seconds=90)
+    # The second then expires on time, and with no GTD order left the market has no bound.
+    size = _size(sessions)
+    order(120, mkt.bob, "sell", "12.50")
+    [entry] = _entries_after(sessions, size)
+    assert [(c["order_id"], c["status"]) for c in entry["data"]["closed"]] == [
+        (second.order.id, "expired")]
+    assert first.order.id != second.order.id
+    assert _earliest_expiry(sessions, mkt.instrument) is None
+    assert mkt.cash(mkt.fund)[1] == "0.00"
     _replays(sessions)
 
 
