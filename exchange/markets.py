@@ -56,22 +56,22 @@ _LOCK_OPEN_MARKET = (select(Instrument.__table__, Market.__table__)
                      .with_for_update(of=Market.__table__))
 _INSTRUMENT_COLUMNS = [c.key for c in Instrument.__table__.columns]
 _MARKET_COLUMNS = [c.key for c in Market.__table__.columns]
-_MARKET_STATE = ("next_priority", "next_trade_no", "last_price_ticks", "next_auction_at",
+MARKET_STATE = ("next_priority", "next_trade_no", "last_price_ticks", "next_auction_at",
                  "earliest_expiry_at")
 _SAVE_MARKET = (update(Market.__table__).where(Market.instrument_id == bindparam("key"))
-                .values({k: bindparam(k) for k in _MARKET_STATE}))
+                .values({k: bindparam(k) for k in MARKET_STATE}))
 
 
 def market_state(market: Market) -> tuple[object, ...]:
     """What trading changes in a market row (see `save_market_state`)."""
-    return tuple(getattr(market, k) for k in _MARKET_STATE)
+    return tuple(getattr(market, k) for k in MARKET_STATE)
 
 
 def save_market_state(connection: Connection, market: Market) -> None:
     """Write what trading changes in a detached market row (from `lock_market(detached=True)`)
     on the transaction's connection."""
     connection.execute(_SAVE_MARKET, {"key": market.instrument_id,
-                                      **{k: getattr(market, k) for k in _MARKET_STATE}})
+                                      **{k: getattr(market, k) for k in MARKET_STATE}})
 
 
 def lock_market(session: Session, instrument_id: str, *, for_trading: bool = True,
