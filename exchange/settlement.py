@@ -31,8 +31,8 @@ from ledger.accounts import (
     INTEGERS,
     TEXTS,
     lock_accounts,
+    money_rider,
     party_account,
-    record_transaction,
     system_account,
 )
 from ledger.clock import isoformat
@@ -41,6 +41,7 @@ from ledger.db import lock_creating_missing
 from ledger.errors import InsufficientFunds, InsufficientUnits
 from ledger.holdings import create_holdings
 from ledger.ids import new_id
+from ledger.journal import AppendedEntry, Rider
 from ledger.models import Account, Holding
 from ledger.postings import Posting, UnitMove, apply_postings, apply_unit_moves, check_balanced
 from ledger.unit_of_work import UnitOfWork
@@ -66,6 +67,12 @@ _SAVE_ORDER = (update(ORDERS).where(ORDERS.c.id == bindparam("key"))
 _ORDER_COLUMNS = [c.key for c in ORDERS.columns]
 _INSERT_ORDER = insert(ORDERS)
 _INSERT_TRADES = insert(Trade)
+_TRADE_COLUMNS = [c.key for c in Trade.__table__.columns if c.key != "journal_seq"]
+# A rider of the command's journal entry on PostgreSQL (see `Rider`): the trades carry its seq.
+_TRADES_PG = (
+    f"INSERT INTO trades ({', '.join(_TRADE_COLUMNS)}, journal_seq) "
+    f"SELECT {', '.join('t.' + c for c in _TRADE_COLUMNS)}, :seq "
+    "FROM json_populate_recordset(NULL::trades, CAST(:trades AS json)) AS t")
 # Orders travel as JSON rows of the table's own type, so that a column added to `orders` needs
 # no change here; balances and holdings as arrays (see `_write_in_one`).
 _WRITE_PG = text(
@@ -339,6 +346,16 @@ class Settlement:
         self.closed.append(record)
         return record
 
+    def _trades_rider(self) -> Rider:
+        rows = self.trade_rows
+
+        def write(connection: Connection, entry: AppendedEntry) -> None:
+            connection.execute(_INSERT_TRADES, [{**row, "journal_seq": entry.seq}
+                                                for row in rows])
+
+        return Rider(statements=(_TRADES_PG,), write=write, params={
+            "trades": json.dumps(rows, default=datetime.isoformat)})
+
     # -- the write -----------------------------------------------------------------------------
 
     def finish(self, kind: str, data: dict[str, Any], *, actor: str | None) -> int:
@@ -357,19 +374,16 @@ class Settlement:
         if postings:
             check_balanced(postings)
         moves = _merge_moves(self.moves)
+        riders = []
+        if self.trade_rows:
+            riders.append(self._trades_rider())
+        if postings:
+            riders.append(money_rider(
+                kind=kind, at=uow.now, client_id=None, request_hash=None,
+                account_ids=[self.account_ids[p.account] for p in postings],
+                amounts=[p.amount for p in postings])[1])
         # The journal head's lock is taken here, last: from here to commit only the entry, its
         # Merkle nodes, parties and head, and the rows that carry its seq are written.
         entry = uow.journal.append(kind, data, actor=actor, parties=sorted(self.parties),
-                                   postings=postings, unit_moves=moves)
-        if self.trade_rows:
-            connection.execute(_INSERT_TRADES, [{**row, "journal_seq": entry.seq}
-                                                for row in self.trade_rows])
-        if postings:
-            # No client id, so nothing ever compares this fingerprint: the entry's own leaf
-            # hash identifies the transaction without encoding its content a second time.
-            record_transaction(
-                connection, kind=kind, journal_seq=entry.seq, at=uow.now,
-                request_hash=entry.leaf_hash.hex(), client_id=None,
-                account_ids=[self.account_ids[p.account] for p in postings],
-                amounts=[p.amount for p in postings])
+                                   postings=postings, unit_moves=moves, riders=riders)
         return entry.seq

@@ -32,7 +32,7 @@ from ledger.db import (
 from ledger.errors import IdempotencyConflict
 from ledger.holdings import apply_moves
 from ledger.ids import new_id
-from ledger.journal import SYSTEM_OWNER, AppendedEntry
+from ledger.journal import SYSTEM_OWNER, AppendedEntry, Rider
 from ledger.models import Account, MoneyTransaction
 from ledger.postings import Posting, UnitMove, apply_postings, refuse_overdrafts
 from ledger.unit_of_work import UnitOfWork
@@ -95,18 +95,21 @@ _UPDATE_PG = text(
 ).bindparams(bindparam("ids", type_=INTEGERS), bindparam("balances", type_=INTEGERS))
 _UPDATE_SQLITE = "UPDATE accounts SET balance_minor = ? WHERE id = ?"
 _INSERT_TRANSACTION = insert(MoneyTransaction)
-# On PostgreSQL the transaction and its postings go in one statement, one round trip (the
-# postings' reference check runs at the statement's end and sees the transaction).
-_INSERT_TRANSACTION_PG = text(
-    "WITH t AS (INSERT INTO money_transactions "
-    "(id, client_id, request_hash, kind, journal_seq, created_at) "
-    "VALUES (:id, :client_id, :request_hash, :kind, :journal_seq, :created_at)) "
+# On PostgreSQL a rider of the journal entry's own statement (see `money_rider`); without a
+# fingerprint of its own, the transaction's is the entry's leaf hash.
+_TRANSACTION_PG = (
+    "INSERT INTO money_transactions (id, client_id, request_hash, kind, journal_seq, created_at) "
+    "VALUES (:money_id, :money_client_id, COALESCE(:money_request_hash, encode(:leaf_hash, "
+    "'hex')), :money_kind, :seq, :money_created_at)")
+_POSTINGS_PG = (
     "INSERT INTO postings (transaction_id, account_id, amount_minor) "
-    "SELECT :id, p.account_id, p.amount FROM unnest(:account_ids, :amounts) "
-    "AS p(account_id, amount)"
-).bindparams(bindparam("id", type_=String), bindparam("client_id", type_=String),
-             bindparam("created_at", type_=MoneyTransaction.__table__.c.created_at.type),
-             bindparam("account_ids", type_=INTEGERS), bindparam("amounts", type_=INTEGERS))
+    "SELECT :money_id, p.account_id, p.amount FROM unnest(:money_account_ids, :money_amounts) "
+    "AS p(account_id, amount)")
+_MONEY_BINDS = (
+    bindparam("money_id", type_=String), bindparam("money_client_id", type_=String),
+    bindparam("money_request_hash", type_=String), bindparam("money_kind", type_=String),
+    bindparam("money_created_at", type_=MoneyTransaction.__table__.c.created_at.type),
+    bindparam("money_account_ids", type_=INTEGERS), bindparam("money_amounts", type_=INTEGERS))
 _INSERT_POSTINGS_SQLITE = (
     "INSERT INTO postings (transaction_id, account_id, amount_minor) VALUES (?, ?, ?)")
 
@@ -230,24 +233,30 @@ def _write_balances(session: Session, accounts: Mapping[str, AccountState],
             set_committed_value(obj, "balance_minor", balances[obj.code])
 
 
-def record_transaction(connection: Connection, *, kind: str, journal_seq: int, at: datetime,
-                       request_hash: str, client_id: str | None,
-                       account_ids: Sequence[int], amounts: Sequence[int]) -> str:
-    """Write a money transaction and its postings (`amounts[i]` to account `account_ids[i]`);
-    the caller has checked that they balance and applied them to the balances. On PostgreSQL
-    one statement writes both, so the check of the postings' references runs once."""
+def money_rider(*, kind: str, at: datetime, client_id: str | None, request_hash: str | None,
+                account_ids: Sequence[int], amounts: Sequence[int]) -> tuple[str, Rider]:
+    """A money transaction and its postings (`amounts[i]` to account `account_ids[i]`) as a
+    rider of their journal entry, and the transaction's id. The caller has checked that they
+    balance and applied them to the balances. `request_hash` None: the entry's leaf hash (no
+    client id, so nothing ever compares it; the leaf identifies the transaction without
+    encoding its postings a second time). On PostgreSQL the postings' references are checked
+    once, at the end of the entry's statement."""
     transaction_id = new_id("txn")
-    transaction = {"id": transaction_id, "client_id": client_id, "request_hash": request_hash,
-                   "kind": kind, "journal_seq": journal_seq, "created_at": at}
-    if connection.dialect.name == "postgresql":
-        connection.execute(_INSERT_TRANSACTION_PG, {
-            **transaction, "account_ids": list(account_ids), "amounts": list(amounts)})
-        return transaction_id
-    connection.execute(_INSERT_TRANSACTION, transaction)
-    connection.exec_driver_sql(_INSERT_POSTINGS_SQLITE, [
-        (transaction_id, account_id, amount)
-        for account_id, amount in zip(account_ids, amounts, strict=True)])
-    return transaction_id
+
+    def write(connection: Connection, entry: AppendedEntry) -> None:
+        connection.execute(_INSERT_TRANSACTION, {
+            "id": transaction_id, "client_id": client_id, "kind": kind,
+            "request_hash": request_hash or entry.leaf_hash.hex(), "journal_seq": entry.seq,
+            "created_at": at})
+        connection.exec_driver_sql(_INSERT_POSTINGS_SQLITE, [
+            (transaction_id, account_id, amount)
+            for account_id, amount in zip(account_ids, amounts, strict=True)])
+
+    return transaction_id, Rider(
+        statements=(_TRANSACTION_PG, _POSTINGS_PG), binds=_MONEY_BINDS, write=write, params={
+            "money_id": transaction_id, "money_client_id": client_id,
+            "money_request_hash": request_hash, "money_kind": kind, "money_created_at": at,
+            "money_account_ids": list(account_ids), "money_amounts": list(amounts)})
 
 
 @dataclass(frozen=True)
@@ -320,15 +329,13 @@ def post_transaction(
             account_ids = _post_to_accounts(session, postings)
         if unit_moves:
             apply_moves(session, unit_moves)
-        entry = uow.journal.append(kind, data, actor=actor, parties=parties, postings=postings,
-                                   unit_moves=unit_moves, data_canonical=data_canonical)
-        # Without a client id nothing ever compares the fingerprint: the entry's leaf hash
-        # identifies the transaction without encoding its 100,000 postings a second time.
-        transaction_id = record_transaction(
-            session.connection(), kind=kind, journal_seq=entry.seq, at=uow.now,
-            request_hash=entry.leaf_hash.hex() if fingerprint is None else fingerprint,
-            client_id=client_id, account_ids=[account_ids[p.account] for p in postings],
+        transaction_id, money = money_rider(
+            kind=kind, at=uow.now, client_id=client_id, request_hash=fingerprint,
+            account_ids=[account_ids[p.account] for p in postings],
             amounts=[p.amount for p in postings])
+        entry = uow.journal.append(kind, data, actor=actor, parties=parties, postings=postings,
+                                   unit_moves=unit_moves, data_canonical=data_canonical,
+                                   riders=[money])
     return Posted(transaction_id, entry, entry.seq)
 
 

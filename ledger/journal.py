@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import BindParameter, TextClause, insert, select, text, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from ledger.canonical import canonical_bytes, leaf_hash
@@ -37,19 +38,20 @@ _INSERT_ENTRY = insert(JournalEntry)
 _INSERT_NODES = insert(MerkleNode)
 _INSERT_PARTIES = insert(JournalEntryParty)
 _UPDATE_HEAD = update(JournalHead).where(JournalHead.id == 1)
-# On PostgreSQL the entry, its Merkle nodes, its parties and the new head go in one statement:
-# one round trip instead of four while the head is locked, the one lock every writer takes, so
-# three fewer network waits in it per command when the database is on another host (empty
-# arrays insert nothing; the parties' foreign key to the entry is checked at the statement's end).
-_APPEND_PG = text(
+# On PostgreSQL the entry, its Merkle nodes, its parties, its riders' rows (see `Rider`) and the
+# new head go in one statement: one round trip instead of four or more while the head is locked,
+# the one lock every writer takes (empty arrays insert nothing; foreign keys to the entry are
+# checked at the statement's end).
+_APPEND_PG = (
     "WITH entry AS (INSERT INTO journal_entries (seq, kind, body, leaf_hash, chain_hash) "
     "VALUES (:seq, :kind, :body, :leaf_hash, :chain_hash)), "
     "nodes AS (INSERT INTO merkle_nodes (level, idx, hash) SELECT * FROM unnest("
     "CAST(:levels AS integer[]), CAST(:idxs AS bigint[]), CAST(:hashes AS bytea[]))), "
     "parties AS (INSERT INTO journal_entry_parties (seq, party_id) "
-    "SELECT :seq, unnest(CAST(:ids AS text[]))) "
+    "SELECT :seq, unnest(CAST(:ids AS text[]))){riders} "
     "UPDATE journal_head SET size = :seq, chain_hash = :chain_hash, frontier = :frontier "
     "WHERE id = 1")
+_APPEND_PG_STATEMENTS: dict[tuple[str, ...], TextClause] = {}
 
 
 def chain_next(previous: bytes, leaf: bytes) -> bytes:
@@ -68,6 +70,32 @@ class AppendedEntry:
         # Parsed on demand: a distribution's entry can be 16 MiB, and most callers need only seq.
         parsed: dict[str, Any] = json.loads(self.canonical)
         return parsed
+
+
+@dataclass(frozen=True)
+class Rider:
+    """Rows that carry an entry's seq, written with the entry by `JournalWriter.append`.
+
+    On PostgreSQL `statements`, data-modifying statements that may use the append's `:seq`
+    and `:leaf_hash` and their own `params` (named apart from the append's and other riders'),
+    join the append's one statement: fewer round trips while the journal head, the one lock
+    every writer takes, is held. Elsewhere `write` runs after the entry is written."""
+
+    statements: tuple[str, ...]
+    params: dict[str, Any]
+    write: Callable[[Connection, AppendedEntry], None]
+    binds: tuple[BindParameter[Any], ...] = ()
+
+
+def _append_pg(riders: Sequence[Rider]) -> TextClause:
+    key = tuple(sql for r in riders for sql in r.statements)
+    statement = _APPEND_PG_STATEMENTS.get(key)
+    if statement is None:
+        ctes = "".join(f", rider{i} AS ({sql})" for i, sql in enumerate(key))
+        statement = text(_APPEND_PG.format(riders=ctes)).bindparams(
+            *(b for r in riders for b in r.binds))
+        _APPEND_PG_STATEMENTS[key] = statement
+    return statement
 
 
 def posting_json(posting: Posting) -> dict[str, str]:
@@ -100,9 +128,11 @@ class JournalWriter:
         postings: Sequence[Posting] = (),
         unit_moves: Sequence[UnitMove] = (),
         data_canonical: bytes | None = None,
+        riders: Sequence[Rider] = (),
     ) -> AppendedEntry:
         """Append one entry; `parties` are the parties it concerns (who may read it, with its
         actor, the parties of its unit moves and the owners of the accounts it posts to).
+        `riders` write the rows that carry the entry's seq (see `Rider`).
 
         `data_canonical`, if given, is `canonical_value(data)` already computed by the caller:
         a large `data` (a distribution to 100,000 holders) is then encoded only once."""
@@ -130,13 +160,15 @@ class JournalWriter:
         named = set(parties) | {m.party for m in unit_moves}
         if actor is not None:
             named.add(actor)
+        entry = AppendedEntry(seq=seq, canonical=canonical, leaf_hash=leaf)
         if connection.dialect.name == "postgresql":
-            connection.execute(_APPEND_PG, {
+            connection.execute(_append_pg(riders), {
                 "seq": seq, "kind": kind, "body": canonical.decode(), "leaf_hash": leaf,
                 "chain_hash": chain, "frontier": frontier.to_bytes(),
                 "levels": [lv for lv, _, _ in completed], "idxs": [ix for _, ix, _ in completed],
-                "hashes": [h for _, _, h in completed], "ids": sorted(named)})
-            return AppendedEntry(seq=seq, canonical=canonical, leaf_hash=leaf)
+                "hashes": [h for _, _, h in completed], "ids": sorted(named),
+                **{k: v for r in riders for k, v in r.params.items()}})
+            return entry
         connection.execute(
             _INSERT_ENTRY,
             {"seq": seq, "kind": kind, "body": canonical.decode(), "leaf_hash": leaf,
@@ -153,4 +185,6 @@ class JournalWriter:
         connection.execute(
             _UPDATE_HEAD, {"size": seq, "chain_hash": chain, "frontier": frontier.to_bytes()}
         )
-        return AppendedEntry(seq=seq, canonical=canonical, leaf_hash=leaf)
+        for rider in riders:
+            rider.write(connection, entry)
+        return entry
