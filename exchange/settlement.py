@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, text, update
+from sqlalchemy import TextClause, bindparam, insert, select, text, update
 from sqlalchemy.engine import Connection
 
 from exchange.cash import settle_fill
@@ -75,24 +75,25 @@ _TRADES_PG = (
     "FROM json_populate_recordset(NULL::trades, CAST(:trades AS json)) AS t")
 # Orders travel as JSON rows of the table's own type, so that a column added to `orders` needs
 # no change here; balances and holdings as arrays (see `_write_in_one`).
-_WRITE_PG = text(
-    "WITH market AS (UPDATE markets SET "
-    + ", ".join(f"{k} = :{k}" for k in MARKET_STATE)
-    + " WHERE instrument_id = :key AND :market_changed), "
-    "new_orders AS (INSERT INTO orders SELECT * FROM json_populate_recordset(NULL::orders, "
-    "CAST(:new_orders AS json))), "
-    "changed_orders AS (UPDATE orders SET "
-    + ", ".join(f"{k} = o.{k}" for k in _ORDER_STATE)
-    + " FROM json_populate_recordset(NULL::orders, CAST(:changed_orders AS json)) AS o "
-    "WHERE orders.id = o.id), "
-    "balances AS (UPDATE accounts SET balance_minor = b.balance "
-    "FROM unnest(:account_ids, :balances) AS b(id, balance) WHERE accounts.id = b.id) "
-    "UPDATE holdings SET units = h.units, held_units = h.held "
-    "FROM unnest(:parties, :instruments, :units, :held) AS h(party, instrument, units, held) "
-    "WHERE holdings.party_id = h.party AND holdings.instrument_id = h.instrument"
-).bindparams(bindparam("account_ids", type_=INTEGERS), bindparam("balances", type_=INTEGERS),
-             bindparam("parties", type_=TEXTS), bindparam("instruments", type_=TEXTS),
-             bindparam("units", type_=INTEGERS), bindparam("held", type_=INTEGERS))
+_WRITE_PG = {  # part -> data-modifying statement, joined by `_write_in_one`
+    "market": "UPDATE markets SET " + ", ".join(f"{k} = :{k}" for k in MARKET_STATE)
+              + " WHERE instrument_id = :key",
+    "new_orders": "INSERT INTO orders SELECT * FROM json_populate_recordset(NULL::orders, "
+                  "CAST(:new_orders AS json))",
+    "changed_orders": "UPDATE orders SET " + ", ".join(f"{k} = o.{k}" for k in _ORDER_STATE)
+                      + " FROM json_populate_recordset(NULL::orders, "
+                      "CAST(:changed_orders AS json)) AS o WHERE orders.id = o.id",
+    "balances": "UPDATE accounts SET balance_minor = b.balance FROM unnest(:account_ids, "
+                ":balances) AS b(id, balance) WHERE accounts.id = b.id",
+    "holdings": "UPDATE holdings SET units = h.units, held_units = h.held FROM unnest(:parties, "
+                ":instruments, :units, :held) AS h(party, instrument, units, held) "
+                "WHERE holdings.party_id = h.party AND holdings.instrument_id = h.instrument",
+}
+_WRITE_PG_BINDS = (
+    bindparam("account_ids", type_=INTEGERS), bindparam("balances", type_=INTEGERS),
+    bindparam("parties", type_=TEXTS), bindparam("instruments", type_=TEXTS),
+    bindparam("units", type_=INTEGERS), bindparam("held", type_=INTEGERS))
+_WRITE_PG_STATEMENTS: dict[tuple[str, ...], TextClause] = {}
 
 
 def _merge(postings: Iterable[Posting]) -> list[Posting]:
@@ -162,17 +163,35 @@ def _orders_json(orders: list[Order], columns: Iterable[str]) -> str:
 def _write_in_one(connection: Connection, market: Market, market_changed: bool,
                   new_orders: list[Order], changed: list[Order], balances: dict[int, int],
                   holdings: dict[tuple[str, str], tuple[int, int]]) -> None:
-    """The same writes on PostgreSQL in one statement: a round trip instead of up to five
-    on every order (empty lists write nothing)."""
-    connection.execute(_WRITE_PG, {
-        "key": market.instrument_id, "market_changed": market_changed,
-        **{k: getattr(market, k) for k in MARKET_STATE},
-        "new_orders": _orders_json(new_orders, _ORDER_COLUMNS),
-        "changed_orders": _orders_json(changed, ("id", *_ORDER_STATE)),
-        "account_ids": list(balances), "balances": list(balances.values()),
-        "parties": [p for p, _ in holdings], "instruments": [i for _, i in holdings],
-        "units": [u for u, _ in holdings.values()], "held": [h for _, h in holdings.values()],
-    })
+    """The same writes on PostgreSQL in one statement: a round trip instead of up to five on
+    every order. Only the parts with something to write: the server plans each part at every
+    execution, an empty one included."""
+    params: dict[str, Any] = {}
+    if market_changed:
+        params.update(key=market.instrument_id, **{k: getattr(market, k) for k in MARKET_STATE})
+    if new_orders:
+        params["new_orders"] = _orders_json(new_orders, _ORDER_COLUMNS)
+    if changed:
+        params["changed_orders"] = _orders_json(changed, ("id", *_ORDER_STATE))
+    if balances:
+        params.update(account_ids=list(balances), balances=list(balances.values()))
+    if holdings:
+        params.update(parties=[p for p, _ in holdings], instruments=[i for _, i in holdings],
+                      units=[u for u, _ in holdings.values()],
+                      held=[h for _, h in holdings.values()])
+    parts = tuple(part for part, present in (
+        ("market", market_changed), ("new_orders", new_orders), ("changed_orders", changed),
+        ("balances", balances), ("holdings", holdings)) if present)
+    if not parts:
+        return
+    statement = _WRITE_PG_STATEMENTS.get(parts)
+    if statement is None:
+        *ctes, last = (_WRITE_PG[part] for part in parts)
+        sql = ("WITH " + ", ".join(f"w{i} AS ({cte})" for i, cte in enumerate(ctes)) + " "
+               if ctes else "") + last
+        statement = _WRITE_PG_STATEMENTS[parts] = text(sql).bindparams(
+            *(b for b in _WRITE_PG_BINDS if f":{b.key}" in sql))
+    connection.execute(statement, params)
 
 
 class Settlement:
