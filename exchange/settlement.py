@@ -372,7 +372,7 @@ class Settlement:
             connection.execute(_INSERT_TRADES, [{**row, "journal_seq": entry.seq}
                                                 for row in rows])
 
-        return Rider(statements=(_TRADES_PG,), write=write, params={
+        return Rider(statements=(_TRADES_PG,), write=write, params=lambda: {
             "trades": json.dumps(rows, default=datetime.isoformat)})
 
     # -- the write -----------------------------------------------------------------------------

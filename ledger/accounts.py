@@ -253,7 +253,8 @@ def money_rider(*, kind: str, at: datetime, client_id: str | None, request_hash:
             for account_id, amount in zip(account_ids, amounts, strict=True)])
 
     return transaction_id, Rider(
-        statements=(_TRANSACTION_PG, _POSTINGS_PG), binds=_MONEY_BINDS, write=write, params={
+        statements=(_TRANSACTION_PG, _POSTINGS_PG), binds=_MONEY_BINDS, write=write,
+        params=lambda: {
             "money_id": transaction_id, "money_client_id": client_id,
             "money_request_hash": request_hash, "money_kind": kind, "money_created_at": at,
             "money_account_ids": list(account_ids), "money_amounts": list(amounts)})

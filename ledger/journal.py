@@ -77,12 +77,13 @@ class Rider:
     """Rows that carry an entry's seq, written with the entry by `JournalWriter.append`.
 
     On PostgreSQL `statements`, data-modifying statements that may use the append's `:seq`
-    and `:leaf_hash` and their own `params` (named apart from the append's and other riders'),
-    join the append's one statement: fewer round trips while the journal head, the one lock
-    every writer takes, is held. Elsewhere `write` runs after the entry is written."""
+    and `:leaf_hash` and the parameters `params()` gives (named apart from the append's and
+    other riders'), join the append's one statement: fewer round trips while the journal
+    head, the one lock every writer takes, is held. Elsewhere `write` runs after the entry is
+    written."""
 
     statements: tuple[str, ...]
-    params: dict[str, Any]
+    params: Callable[[], dict[str, Any]]
     write: Callable[[Connection, AppendedEntry], None]
     binds: tuple[BindParameter[Any], ...] = ()
 
@@ -167,7 +168,7 @@ class JournalWriter:
                 "chain_hash": chain, "frontier": frontier.to_bytes(),
                 "levels": [lv for lv, _, _ in completed], "idxs": [ix for _, ix, _ in completed],
                 "hashes": [h for _, _, h in completed], "ids": sorted(named),
-                **{k: v for r in riders for k, v in r.params.items()}})
+                **{k: v for r in riders for k, v in r.params().items()}})
             return entry
         connection.execute(
             _INSERT_ENTRY,
