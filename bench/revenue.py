@@ -150,9 +150,9 @@ class Breakdown:
             (ledger.accounts, "_post_to_accounts", "  lock, update and create accounts"),
             (ledger.accounts, "_write_balances", "    update balances"),
             (ledger.accounts, "_create", "    create accounts"),
-            (ledger.journal.JournalWriter, "append", "  JournalWriter.append"),
+            # The money transaction and its postings ride in the append's statement.
+            (ledger.journal.JournalWriter, "append", "  JournalWriter.append, with postings"),
             (ledger.journal, "canonical_bytes", "    encode the entry (data spliced)"),
-            (ledger.accounts, "record_transaction", "  insert transaction and postings"),
             (Session, "commit", "Session.commit (COMMIT)"),
         ]
         self.seconds: dict[str, float] = defaultdict(float)
