@@ -22,6 +22,7 @@ from sqlalchemy import TextClause, bindparam, insert, select, text, update
 from sqlalchemy.engine import Connection
 
 from exchange.cash import settle_fill
+from exchange.engine import Trade as EngineTrade
 from exchange.markets import MARKET_STATE, OpenMarket, market_state, save_market_state
 from exchange.models import Market, Order, Trade
 from ledger.accounts import (
@@ -222,22 +223,29 @@ class Settlement:
 
     # -- locks ---------------------------------------------------------------------------
 
-    def lock(self, parties: Iterable[str]) -> None:
-        """Lock the cash accounts and holdings of every party the command may touch (accounts
-        in code order, then holdings in (instrument, party) order: the global lock order),
-        creating those that do not exist yet."""
+    def lock(self, parties: Iterable[str], *, units_of: Iterable[str] | None = None,
+             fees: bool | None = None) -> None:
+        """Lock the cash accounts of `parties`, the holdings of `units_of` (by default the same
+        parties) and, if `fees` (by default when the market charges fees), the operator's fee
+        account: accounts in code order, then holdings in (instrument, party) order (the
+        global lock order), creating those that do not exist yet."""
         session, connection = self.uow.session, self.connection
-        wanted = sorted(set(parties))
-        codes = sorted([party_account(p, self.currency, purpose) for p in wanted
+        parties = set(parties)
+        if fees is None:
+            fees = bool(self.om.market.fee_bps)
+        codes = sorted([party_account(p, self.currency, purpose) for p in parties
                         for purpose in (AVAILABLE, HELD)]
-                       + ([system_account(self.currency, FEES)]
-                          if self.om.market.fee_bps else []))
+                       + ([system_account(self.currency, FEES)] if fees else []))
         # Creates the missing ones, never while holding others' locks (see lock_accounts).
-        for code, (account_id, balance, may_go_negative) in lock_accounts(session, codes).items():
+        found = lock_accounts(session, codes) if codes else {}
+        for code, (account_id, balance, may_go_negative) in found.items():
             self.account_ids[code] = account_id
             self.may_go_negative[code] = may_go_negative
             self.balances[code] = balance
         self.balances_before = dict(self.balances)
+        wanted = sorted(parties if units_of is None else set(units_of))
+        if not wanted:
+            return
 
         instrument = self.om.instrument.id
         held = lock_creating_missing(
@@ -246,6 +254,20 @@ class Settlement:
             lambda missing: create_holdings(session, missing))
         self.units = dict(held)
         self.units_before = dict(held)
+
+    def lock_for(self, orders: Iterable[Order], trades: Iterable[EngineTrade]) -> None:
+        """Lock what these orders and trades move: a buy order's cash and a sell order's units
+        (holds and releases); both, for both parties, of a trade; the fee account if anything
+        trades on a market that charges fees."""
+        cash, units = set(), set()
+        for order in orders:
+            (cash if order.side == "buy" else units).add(order.party_id)
+        traded = False
+        for trade in trades:
+            cash.update((trade.buyer, trade.seller))
+            units.update((trade.buyer, trade.seller))
+            traded = True
+        self.lock(cash, units_of=units, fees=traded and bool(self.om.market.fee_bps))
 
     @staticmethod
     def _lock_holdings(connection: Connection, instrument: str,

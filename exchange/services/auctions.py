@@ -51,11 +51,11 @@ def _run(uow: UnitOfWork, instrument_id: str, actor_id: str | None) -> AuctionOu
     if market.market_model != "call":
         raise Conflict("this instrument trades continuously, not by call auction",
                        field="instrument_id")
+    settlement = Settlement(uow, om)  # before due_orders moves the market's earliest expiry
     due = due_orders(uow, om)
     expiring = {o.id for o in due}
     rows = [o for o in detached_orders(uow.session, _RESTING, {"instrument": instrument_id})
             if o.id not in expiring]
-    settlement = Settlement(uow, om)
     settlement.lock([o.party_id for o in rows] + [o.party_id for o in due])
     expire(settlement, due)
     book = OrderBook(book_rules(om), next_trade_id=market.next_trade_no)

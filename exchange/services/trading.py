@@ -207,6 +207,8 @@ def place_order(uow: UnitOfWork, actor: Actor, request: OrderRequest) -> OrderVi
                 < market.min_order_value_minor):
             raise InvalidInput("the order is below the minimum order value", field="quantity")
 
+        # Before anything changes the market: the settlement writes it back if it changed.
+        settlement = Settlement(uow, om)
         due = due_orders(uow, om)
         expiring = {o.id for o in due}
         continuous = market.market_model == "continuous"
@@ -230,11 +232,6 @@ def place_order(uow: UnitOfWork, actor: Actor, request: OrderRequest) -> OrderVi
                                               if request.side == "buy"
                                               else (o.price_ticks or 0) >= limit_ticks)]
 
-        settlement = Settlement(uow, om)
-        settlement.lock([actor.party_id, *(o.party_id for o in resting),
-                         *(o.party_id for o in due)])
-        expire(settlement, due)
-
         order = Order(
             id=new_id("ord"), instrument_id=om.instrument.id, party_id=actor.party_id,
             client_order_id=request.client_order_id, side=request.side, type=request.type,
@@ -246,11 +243,10 @@ def place_order(uow: UnitOfWork, actor: Actor, request: OrderRequest) -> OrderVi
         )
         market.next_priority += 1
         note_expiry(om, order.expires_at)
-        cash = (buy_hold(limit_ticks or 0, request.quantity, om.tick_minor, market.fee_bps)
-                if request.side == "buy" else 0)
-        settlement.hold(order, cash)
-        settlement.add(order)
 
+        # Matched first (the engine is pure; the market's lock keeps the book still), so that
+        # only what the result touches is locked: an order that rests locks its owner's cash
+        # or units, not both, and the fee account only when something trades.
         book = OrderBook(book_rules(om), next_trade_id=market.next_trade_no)
         book.load(book_order(o) for o in resting)
         incoming = book_order(order)
@@ -261,8 +257,16 @@ def place_order(uow: UnitOfWork, actor: Actor, request: OrderRequest) -> OrderVi
             if event.kind == "rejected" and event.order_id == order.id:
                 detail, field = REJECTIONS.get(event.reason or "invalid", REJECTIONS["invalid"])
                 raise Conflict(detail, field=field)
+        rows = {o.id: o for o in [*resting, order]}
 
-        fills = apply_result(settlement, {o.id: o for o in [*resting, order]}, result,
+        settlement.lock_for([order, *due, *(rows[i] for i in result.touched)], result.trades)
+        expire(settlement, due)
+        cash = (buy_hold(limit_ticks or 0, request.quantity, om.tick_minor, market.fee_bps)
+                if request.side == "buy" else 0)
+        settlement.hold(order, cash)
+        settlement.add(order)
+
+        fills = apply_result(settlement, rows, result,
                              limits={order.id: limit_ticks}, auction=False)
         currency = om.instrument.currency
         # One entry for the whole command: the order and its hold, every trade it made, and
@@ -353,11 +357,11 @@ def expire_due_orders(uow: UnitOfWork) -> int:
         expired = 0
         for instrument_id in sorted(instruments):
             om = lock_market(uow.session, instrument_id, for_trading=False, detached=True)
+            settlement = Settlement(uow, om)
             due = due_orders(uow, om)
             if not due:
                 save_market_state(uow.session.connection(), om.market)  # its expiry moved on
                 continue
-            settlement = Settlement(uow, om)
             settlement.lock(o.party_id for o in due)
             expired += expire(settlement, due)
             settlement.finish("orders.expired", {"instrument_id": instrument_id,

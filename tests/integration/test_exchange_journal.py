@@ -162,6 +162,7 @@ def test_an_expiry_run_writes_one_entry_per_instrument(
     [entry] = _entries_after(sessions, size)
     assert entry["kind"] == "orders.expired" and len(entry["data"]["closed"]) == 2
     assert mkt.cash(mkt.fund) == ("100000.00", "0.00")
+    assert _earliest_expiry(sessions, mkt.instrument) is None  # no open GTD order is left
     _replays(sessions)
 
 

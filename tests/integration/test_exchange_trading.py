@@ -18,7 +18,7 @@ from exchange.services.trading import OrderRequest
 from ledger.actor import Actor
 from ledger.clock import utcnow
 from ledger.errors import Conflict, InsufficientFunds, InsufficientUnits, InvalidInput, NotFound
-from ledger.models import Holding, JournalHead
+from ledger.models import Account, Holding, JournalHead
 from ledger.replay import compare
 from ledger.services import assets, money
 from ledger.unit_of_work import UnitOfWork
@@ -101,6 +101,32 @@ def test_a_buy_fills_against_a_resting_sell_with_delivery_versus_payment(
     cancelled = trading.cancel_order(mkt.uow(), mkt.alice, sell.order.id)
     assert cancelled.order.status == "cancelled"
     assert mkt.units(mkt.alice) == (599_600, 0)
+    with sessions() as session:
+        assert compare(session) == [] and compare_orders(session) == []
+
+
+def test_a_command_locks_and_opens_only_what_it_moves(
+        mkt: Market, sessions: sessionmaker[Session]) -> None:
+    """An order that rests touches its owner's units (a sell) or cash (a buy), not both, and
+    the fee account only once something trades: a seller with no cash yet gets no cash
+    accounts, and a resting order opens no fee account."""
+    mkt.configure(fee_bps=25)
+
+    def accounts() -> set[str]:
+        with sessions() as session:
+            return set(session.execute(select(Account.code)).scalars())
+
+    before = accounts()
+    mkt.order(mkt.alice, "sell", 100, "10.00")
+    mkt.order(mkt.fund, "buy", 100, "9.00")
+    opened = accounts() - before
+    assert not any(code.startswith(mkt.alice.party_id) for code in opened)
+    assert not any(code.endswith(":fees") for code in opened)
+    assert mkt.units(mkt.alice) == (600_000, 100)
+    mkt.order(mkt.fund, "buy", 40, "10.00")  # trades: both parties' cash and units, and fees
+    opened = accounts() - before
+    assert {f"{mkt.alice.party_id}:HKD:available", "ipx:HKD:fees"} <= opened
+    assert mkt.cash(mkt.alice)[0] == "399.00" and mkt.units(mkt.fund) == (40, 0)
     with sessions() as session:
         assert compare(session) == [] and compare_orders(session) == []
 
