@@ -1,7 +1,8 @@
 """Transactions of BIG_BATCH postings or more, through `post_transaction`: on PostgreSQL they
 run unprepared and their data is encoded while the accounts are locked and updated. The same
-balances, account ids, records and errors as on SQLite, where nothing overlaps; accounts
-missing among existing ones are created with the rest updated."""
+balances, account ids, records and errors as on SQLite, where nothing overlaps and accounts
+are created SQLITE_CHUNK at a time; accounts missing among existing ones are created with the
+rest updated."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from ledger.accounts import (
     AVAILABLE,
     CLEARING,
+    SQLITE_CHUNK,
     Posted,
     balances_of,
     party_account,
@@ -31,15 +33,15 @@ from ledger.replay import compare
 from ledger.unit_of_work import UnitOfWork
 
 Uow = Callable[[], UnitOfWork]
-MANY = BIG_BATCH + 200
+MANY = max(BIG_BATCH, SQLITE_CHUNK) + 200  # over both engines' batch sizes
 CLEARING_HKD = system_account("HKD", CLEARING)
 
 
 @pytest.fixture
 def codes(sessions: sessionmaker[Session]) -> list[str]:
     """The available-cash accounts of MANY parties (not created yet). The parties are rows
-    written directly: registering 1,200 through the service would journal each one, which
-    nothing here checks."""
+    written directly: registering thousands through the service would journal each one,
+    which nothing here checks."""
     owners = [f"pty_bulk{n:05d}" for n in range(MANY)]
     with sessions() as session:
         session.add_all(Party(id=owner, name=owner, kind="investor",
