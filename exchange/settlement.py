@@ -1,12 +1,14 @@
 """Settlement into the ledger: holds at entry, delivery versus payment per trade, releases.
 
 One exchange command (an order, a cancel, an auction, an expiry run) is one `Settlement`: it
-locks every account and holding the command may touch once, up front and in one stable order,
-applies each hold, fill and release to balances in memory (each step checked by the pure
-double-entry core), and at the end writes the state and ONE journal entry holding the whole
-command: its orders, trades, closures, postings and unit moves. The journal head is locked only
-by that last append, so concurrent commands serialise on it for a few statements and the commit,
-not for their whole transaction.
+locks every account and holding the command will move once, up front and in one stable order
+(an order is matched first, so that it locks only what its result moves), applies each hold,
+fill and release to balances in memory (each step checked by the pure double-entry core), and
+at the end writes the state and ONE journal entry holding the whole command: its orders,
+trades, closures, postings and unit moves. On PostgreSQL that is two statements: the state,
+then the entry with the trades and the money transaction riding in it. The journal head is
+locked only by that last append, so concurrent commands serialise on it for one statement and
+the commit, not for their whole transaction.
 """
 
 from __future__ import annotations
