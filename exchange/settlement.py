@@ -5,10 +5,10 @@ locks every account and holding the command will move once, up front and in one 
 (an order is matched first, so that it locks only what its result moves), applies each hold,
 fill and release to balances in memory (each step checked by the pure double-entry core), and
 at the end writes the state and ONE journal entry holding the whole command: its orders,
-trades, closures, postings and unit moves. On PostgreSQL that is two statements: the state,
-then the entry with the trades and the money transaction riding in it. The journal head is
-locked only by that last append, so concurrent commands serialise on it for one statement and
-the commit, not for their whole transaction.
+trades, closures, postings and unit moves. On PostgreSQL that is the state in one statement,
+then the journal head's lock and the entry, with the trades and the money transaction riding in
+it. The head is locked only by that last append, so concurrent commands serialise on it for
+one statement and the commit, not for their whole transaction.
 """
 
 from __future__ import annotations
