@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,6 +33,7 @@ from ledger.accounts import (
     HELD,
     INTEGERS,
     TEXTS,
+    UPDATE_BALANCES_PG,
     lock_accounts,
     money_rider,
     party_account,
@@ -86,14 +87,13 @@ _WRITE_PG = {  # part -> data-modifying statement, joined by `_write_in_one`
     "changed_orders": "UPDATE orders SET " + ", ".join(f"{k} = o.{k}" for k in _ORDER_STATE)
                       + " FROM json_populate_recordset(NULL::orders, "
                       "CAST(:changed_orders AS json)) AS o WHERE orders.id = o.id",
-    "balances": "UPDATE accounts SET balance_minor = b.balance FROM unnest(:account_ids, "
-                ":balances) AS b(id, balance) WHERE accounts.id = b.id",
+    "balances": UPDATE_BALANCES_PG,
     "holdings": "UPDATE holdings SET units = h.units, held_units = h.held FROM unnest(:parties, "
                 ":instruments, :units, :held) AS h(party, instrument, units, held) "
                 "WHERE holdings.party_id = h.party AND holdings.instrument_id = h.instrument",
 }
 _WRITE_PG_BINDS = (
-    bindparam("account_ids", type_=INTEGERS), bindparam("balances", type_=INTEGERS),
+    bindparam("ids", type_=INTEGERS), bindparam("balances", type_=INTEGERS),
     bindparam("parties", type_=TEXTS), bindparam("instruments", type_=TEXTS),
     bindparam("units", type_=INTEGERS), bindparam("held", type_=INTEGERS))
 _WRITE_PG_STATEMENTS: dict[tuple[str, ...], TextClause] = {}
@@ -177,7 +177,7 @@ def _write_in_one(connection: Connection, market: Market, market_changed: bool,
     if changed:
         params["changed_orders"] = _orders_json(changed, ("id", *_ORDER_STATE))
     if balances:
-        params.update(account_ids=list(balances), balances=list(balances.values()))
+        params.update(ids=list(balances), balances=list(balances.values()))
     if holdings:
         params.update(parties=[p for p, _ in holdings], instruments=[i for _, i in holdings],
                       units=[u for u, _ in holdings.values()],
@@ -257,19 +257,15 @@ class Settlement:
         self.units = dict(held)
         self.units_before = dict(held)
 
-    def lock_for(self, orders: Iterable[Order], trades: Iterable[EngineTrade]) -> None:
+    def lock_for(self, orders: Iterable[Order], trades: Sequence[EngineTrade]) -> None:
         """Lock what these orders and trades move: a buy order's cash and a sell order's units
         (holds and releases); both, for both parties, of a trade; the fee account if anything
         trades on a market that charges fees."""
-        cash, units = set(), set()
+        traders = {p for trade in trades for p in (trade.buyer, trade.seller)}
+        cash, units = set(traders), set(traders)
         for order in orders:
             (cash if order.side == "buy" else units).add(order.party_id)
-        traded = False
-        for trade in trades:
-            cash.update((trade.buyer, trade.seller))
-            units.update((trade.buyer, trade.seller))
-            traded = True
-        self.lock(cash, units_of=units, fees=traded and bool(self.om.market.fee_bps))
+        self.lock(cash, units_of=units, fees=bool(trades) and bool(self.om.market.fee_bps))
 
     @staticmethod
     def _lock_holdings(connection: Connection, instrument: str,

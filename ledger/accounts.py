@@ -89,10 +89,12 @@ _CREATE_PG = text(
 _CREATE_SQLITE = (
     "INSERT INTO accounts (code, party_id, currency, purpose, balance_minor, allow_negative) "
     "VALUES {values} ON CONFLICT (code) DO NOTHING RETURNING code, id")
-_UPDATE_PG = text(
-    "UPDATE accounts SET balance_minor = b.balance FROM unnest(:ids, :balances) "
-    "AS b(id, balance) WHERE accounts.id = b.id"
-).bindparams(bindparam("ids", type_=INTEGERS), bindparam("balances", type_=INTEGERS))
+# New balances by account id (`:ids`, `:balances`, both INTEGERS); also one part of an exchange
+# command's write statement (exchange/settlement.py).
+UPDATE_BALANCES_PG = ("UPDATE accounts SET balance_minor = b.balance FROM unnest(:ids, :balances) "
+                      "AS b(id, balance) WHERE accounts.id = b.id")
+_UPDATE_PG = text(UPDATE_BALANCES_PG).bindparams(bindparam("ids", type_=INTEGERS),
+                                                bindparam("balances", type_=INTEGERS))
 _UPDATE_SQLITE = "UPDATE accounts SET balance_minor = ? WHERE id = ?"
 _INSERT_TRANSACTION = insert(MoneyTransaction)
 # On PostgreSQL a rider of the journal entry's own statement (see `money_rider`); without a
