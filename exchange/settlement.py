@@ -33,6 +33,7 @@ from ledger.accounts import (
     HELD,
     INTEGERS,
     TEXTS,
+    UPDATE_BALANCES_PG,
     lock_accounts,
     money_rider,
     party_account,
@@ -86,8 +87,7 @@ _WRITE_PG = {  # part -> data-modifying statement, joined by `_write_in_one`
     "changed_orders": "UPDATE orders SET " + ", ".join(f"{k} = o.{k}" for k in _ORDER_STATE)
                       + " FROM json_populate_recordset(NULL::orders, "
                       "CAST(:changed_orders AS json)) AS o WHERE orders.id = o.id",
-    "balances": "UPDATE accounts SET balance_minor = b.balance FROM unnest(:ids, :balances) "
-                "AS b(id, balance) WHERE accounts.id = b.id",
+    "balances": UPDATE_BALANCES_PG,
     "holdings": "UPDATE holdings SET units = h.units, held_units = h.held FROM unnest(:parties, "
                 ":instruments, :units, :held) AS h(party, instrument, units, held) "
                 "WHERE holdings.party_id = h.party AND holdings.instrument_id = h.instrument",

@@ -89,20 +89,13 @@ _CREATE_PG = text(
 _CREATE_SQLITE = (
     "INSERT INTO accounts (code, party_id, currency, purpose, balance_minor, allow_negative) "
     "VALUES {values} ON CONFLICT (code) DO NOTHING RETURNING code, id")
+# New balances by account id (`:ids`, `:balances`, both INTEGERS); also one part of an exchange
+# command's write statement (exchange/settlement.py).
+UPDATE_BALANCES_PG = ("UPDATE accounts SET balance_minor = b.balance FROM unnest(:ids, :balances) "
+                      "AS b(id, balance) WHERE accounts.id = b.id")
+_UPDATE_PG = text(UPDATE_BALANCES_PG).bindparams(bindparam("ids", type_=INTEGERS),
+                                                bindparam("balances", type_=INTEGERS))
 _UPDATE_SQLITE = "UPDATE accounts SET balance_minor = ? WHERE id = ?"
-# Posting on PostgreSQL: lock the accounts in code order and add each its net amount (`:codes`,
-# `:amounts`) in one statement, returning their states from before. The data-modifying part
-# runs once the main query has locked every row; it skips an overdraft (the caller refuses it
-# from the states) rather than failing on the table's CHECK.
-_LOCK_AND_POST_PG = text(
-    "WITH locked AS MATERIALIZED (SELECT code, id, balance_minor, allow_negative FROM accounts "
-    "WHERE code = ANY(:codes) ORDER BY code FOR UPDATE), "
-    "posted AS (UPDATE accounts SET balance_minor = locked.balance_minor + p.amount "
-    "FROM unnest(:codes, :amounts) AS p(code, amount) JOIN locked ON locked.code = p.code "
-    "WHERE accounts.id = locked.id AND p.amount <> 0 "
-    "AND (locked.allow_negative OR locked.balance_minor + p.amount >= 0)) "
-    "SELECT code, id, balance_minor, allow_negative FROM locked"
-).bindparams(bindparam("codes", type_=TEXTS), bindparam("amounts", type_=INTEGERS))
 _INSERT_TRANSACTION = insert(MoneyTransaction)
 # On PostgreSQL a rider of the journal entry's own statement (see `money_rider`); without a
 # fingerprint of its own, the transaction's is the entry's leaf hash.
@@ -179,18 +172,15 @@ def _create(session: Session, balances: Mapping[str, int]) -> dict[str, int]:
 
 def _lock_or_create(
     session: Session, wanted: list[str], opening: Callable[[list[str]], dict[str, int]],
-    lock: Callable[[list[str]], dict[str, AccountState]] | None = None,
 ) -> tuple[dict[str, AccountState], dict[str, int]]:
-    """Lock the existing accounts among `wanted` (sorted), in code order, with `lock(codes)`
-    (by default `_lock_existing`), and create the missing ones with the balances
-    `opening(missing)` gives them: (the states of the locked accounts, the ids of the created
-    ones). Never while holding other locks (`lock_creating_missing`); one that a concurrent
-    transaction created meanwhile is locked with the rest, and the accounts created here are
-    not read again."""
-    locking = lock or (lambda codes: _lock_existing(session, codes))
+    """Lock the existing accounts among `wanted` (sorted), in code order, and create the
+    missing ones with the balances `opening(missing)` gives them: (the states of the locked
+    accounts, the ids of the created ones). Never while holding other locks
+    (`lock_creating_missing`); one that a concurrent transaction created meanwhile is locked
+    with the rest, and the accounts created here are not read again."""
     created: dict[str, int] = {}
     found = lock_creating_missing(
-        session, wanted, lambda: locking([c for c in wanted if c not in created]),
+        session, wanted, lambda: _lock_existing(session, [c for c in wanted if c not in created]),
         lambda missing: created.update(_create(session, opening(missing))))
     return dict(found), created
 
@@ -236,19 +226,7 @@ def _post_to_accounts(session: Session, postings: Sequence[Posting]) -> dict[str
         refuse_overdrafts(sums, _may_go_negative)
         return sums
 
-    lock = None
-    if is_postgresql(session):
-        net: dict[str, int] = {}
-        for posting in postings:
-            net[posting.account] = net.get(posting.account, 0) + posting.amount
-
-        def lock(codes: list[str]) -> dict[str, AccountState]:
-            return _lock_and_post_pg(session, codes, [net[code] for code in codes])
-
-    found, created = _lock_or_create(session, sorted({p.account for p in postings}), opening,
-                                     lock)
-    # Refuses an overdraft (which the lock on PostgreSQL skipped: the caller's transaction is
-    # rolled back with the rest).
+    found, created = _lock_or_create(session, sorted({p.account for p in postings}), opening)
     balances = apply_postings(
         {code: state.balance_minor for code, state in found.items()} | dict.fromkeys(created, 0),
         postings,
@@ -256,33 +234,25 @@ def _post_to_accounts(session: Session, postings: Sequence[Posting]) -> dict[str
     )
     for code in created:  # inserted with their new balances
         del balances[code]
-    if lock is None:
-        _write_balances_sqlite(session, found, balances)
-    _keep_loaded_in_step(session, balances)
+    _write_balances(session, found, balances)
     return {code: state.id for code, state in found.items()} | created
 
 
-def _lock_and_post_pg(session: Session, codes: list[str], amounts: list[int]
-                      ) -> dict[str, AccountState]:
-    """`_lock_existing` on PostgreSQL that also adds `amounts[i]` to account `codes[i]`: the
-    states from before. One statement and one pass over the rows fewer than locking and then
-    updating (a distribution: 100,000 accounts)."""
-    session.flush()
-    rows = session.connection().execute(_LOCK_AND_POST_PG, {"codes": codes, "amounts": amounts})
-    return {code: AccountState(id_, balance, allow) for code, id_, balance, allow in rows}
-
-
-def _write_balances_sqlite(session: Session, accounts: Mapping[str, AccountState],
-                           balances: Mapping[str, int]) -> None:
-    changed = [(balance, accounts[code].id) for code, balance in balances.items()
+def _write_balances(session: Session, accounts: Mapping[str, AccountState],
+                    balances: Mapping[str, int]) -> None:
+    """Store the new balances, and keep any Account object the session holds in step."""
+    changed = [(accounts[code].id, balance) for code, balance in balances.items()
                if balance != accounts[code].balance_minor]
-    if changed:
-        session.connection().exec_driver_sql(_UPDATE_SQLITE, changed)
-
-
-def _keep_loaded_in_step(session: Session, balances: Mapping[str, int]) -> None:
-    """The balances were written around the ORM: an Account loaded earlier in this session
-    would otherwise go on showing the old ones."""
+    if not changed:
+        return
+    connection = session.connection()
+    if is_postgresql(session):
+        ids, values = (list(c) for c in zip(*changed, strict=True))
+        connection.execute(_UPDATE_PG, {"ids": ids, "balances": values})
+    else:
+        connection.exec_driver_sql(_UPDATE_SQLITE, [(b, i) for i, b in changed])
+    # The UPDATE bypassed the ORM: an Account loaded earlier in this session would otherwise
+    # go on showing the old balance.
     for obj in list(session.identity_map.values()):
         if isinstance(obj, Account) and obj.code in balances:
             set_committed_value(obj, "balance_minor", balances[obj.code])

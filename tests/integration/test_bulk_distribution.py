@@ -9,7 +9,6 @@ import random
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
-from typing import Any
 
 import pytest
 from sqlalchemy import event, func, select
@@ -90,28 +89,23 @@ def test_overdraft_refused_and_nothing_written(uow_factory: Uow,
 
 def _created_concurrently(monkeypatch: pytest.MonkeyPatch, uow_factory: Uow,
                           party_id: str) -> list[bool]:
-    """Make the first read that finds the party's HKD account missing (locking, or locking and
-    posting) also, right after it, create that account (a deposit of 40) in another
-    transaction and commit it: the race of two writers creating one account. The list
-    returned is non-empty once it has happened."""
+    """Make the first read that finds the party's HKD account missing also, right after it,
+    create that account (a deposit of 40) in another transaction and commit it: the race of
+    two writers creating one account. The list returned is non-empty once it has happened."""
     code = party_account(party_id, "HKD", AVAILABLE)
+    read = ledger.accounts._lock_existing
     raced: list[bool] = []
 
-    def racing(read: Callable[..., dict[str, ledger.accounts.AccountState]]
-               ) -> Callable[..., dict[str, ledger.accounts.AccountState]]:
-        def reading(session: Session, codes: list[str], *rest: Any
-                    ) -> dict[str, ledger.accounts.AccountState]:
-            found = read(session, codes, *rest)
-            if code in codes and code not in found and not raced:
-                raced.append(True)
-                with uow_factory() as other:
-                    _deposit(other, party_id, 40)
-                    other.commit()
-            return found
-        return reading
+    def racing(session: Session, codes: list[str]) -> dict[str, ledger.accounts.AccountState]:
+        found = read(session, codes)
+        if code in codes and code not in found and not raced:
+            raced.append(True)
+            with uow_factory() as other:
+                _deposit(other, party_id, 40)
+                other.commit()
+        return found
 
-    for name in ("_lock_existing", "_lock_and_post_pg"):
-        monkeypatch.setattr(ledger.accounts, name, racing(getattr(ledger.accounts, name)))
+    monkeypatch.setattr(ledger.accounts, "_lock_existing", racing)
     return raced
 
 
