@@ -75,14 +75,7 @@ from sqlalchemy import Engine, bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 import migrations
-from ledger.accounts import (
-    AVAILABLE,
-    CLEARING,
-    open_accounts,
-    party_account,
-    request_hash,
-    system_account,
-)
+from ledger.accounts import AVAILABLE, CLEARING, party_account, request_hash, system_account
 from ledger.actor import Actor
 from ledger.clock import utcnow
 from ledger.currency import format_minor
@@ -237,7 +230,7 @@ def setup_holders(sessions: sessionmaker[Session], holders: int, accounts: bool
     with sessions() as session, session.begin():
         connection = session.connection()
         journal = BulkJournal(connection)
-        party_rows, holding_rows, account_codes = [], [], []
+        party_rows, holding_rows, account_rows = [], [], []
         for i, pid in enumerate(ids):
             name = f"Holder {i:06d}"
             party_rows.append({"id": pid, "name": name, "kind": "investor", "created_at": now})
@@ -246,7 +239,9 @@ def setup_holders(sessions: sessionmaker[Session], holders: int, accounts: bool
         for pid, n in zip(ids, units, strict=True):
             holding_rows.append({"party_id": pid, "instrument_id": instrument.id, "units": n,
                                  "held_units": 0})
-            account_codes.append(party_account(pid, "HKD", AVAILABLE))
+            account_rows.append({"code": party_account(pid, "HKD", AVAILABLE), "party_id": pid,
+                                 "currency": "HKD", "purpose": AVAILABLE, "balance_minor": 0,
+                                 "allow_negative": False})
             journal.append("units.transferred",
                            {"instrument_id": instrument.id, "from": inventor.id, "to": pid,
                             "units": n, "reference": "bench"},
@@ -257,7 +252,7 @@ def setup_holders(sessions: sessionmaker[Session], holders: int, accounts: bool
         journal.flush(connection)
         insert_chunked(connection, Holding.__table__, holding_rows)
         if accounts:
-            open_accounts(session, account_codes)
+            insert_chunked(connection, Account.__table__, account_rows)
         connection.execute(update(Holding).where(
             Holding.party_id == inventor.id, Holding.instrument_id == instrument.id)
             .values(units=Holding.units - sum(units)))

@@ -204,7 +204,12 @@ def open_accounts(session: Session, codes: Iterable[str]) -> None:
     receipt distributed to 100,000 holders updates their accounts rather than creating them
     under its long transaction. Like every creation, call it before the transaction takes any
     lock (`lock_creating_missing`)."""
-    _create(session, dict.fromkeys(sorted(set(codes)), 0))  # skips those that exist
+    wanted = sorted(set(codes))
+    existing = set(session.execute(select(Account.code).where(Account.code.in_(wanted)))
+                   .scalars())
+    missing = [code for code in wanted if code not in existing]
+    if missing:
+        _create(session, dict.fromkeys(missing, 0))
 
 
 def _post_to_accounts(session: Session, postings: Sequence[Posting]) -> dict[str, int]:
