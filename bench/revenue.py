@@ -5,10 +5,9 @@
     (operator, university, inventor, the asset listed with the `hku-2023` policy), then in bulk
     with SQLAlchemy Core for the holders: their `parties` and `holdings` rows *and* the journal
     entries the services would have written for them (`party.created`, `units.transferred` from
-    the inventor; bench/bulkjournal.py), so the journal stays consistent, and the available HKD
-    account that each transfer opens, at 0 (`--holders-without-accounts`: none, so that the
-    first receipt creates them all). The timed call is the service itself,
-    `ledger.services.revenue.record_revenue`, twice: the first receipt and a second one. Prints
+    the inventor; bench/bulkjournal.py), so the journal stays consistent. The timed call is the
+    service itself, `ledger.services.revenue.record_revenue`, twice: the first receipt (every
+    holder's account is created) and a second one (the accounts exist and are updated). Prints
     the time (goal < 2 s), the journal entry's size, then checks `ipx ledger verify` and
     `ipx ledger replay --check` (both must exit 0) and verifies one holder's statement offline.
 
@@ -29,7 +28,6 @@ A benchmark, not a test: it prints figures and asserts nothing about time.
     python bench/revenue.py [--parts distribute,statement] [--engines sqlite,postgresql]
                             [--holders 100000] [--entries 1000000] [--lines 10000]
                             [--rebuild] [--check-journal] [--profile] [--breakdown]
-                            [--holders-without-accounts]
 """
 
 from __future__ import annotations
@@ -205,11 +203,10 @@ def goal(seconds: float) -> str:
 
 # --- (a) one receipt to many holders ----------------------------------------------------------
 
-def setup_holders(sessions: sessionmaker[Session], holders: int, accounts: bool
+def setup_holders(sessions: sessionmaker[Session], holders: int
                   ) -> tuple[Actor, str, str, int]:
     """Operator, university, inventor and asset through the services; `holders` holders of the
-    inventor class in bulk, with (`accounts`) the available HKD account that a transfer opens
-    for its receiver, at 0. Returns (operator, asset id, inventor class instrument, units)."""
+    inventor class in bulk. Returns (operator, asset id, inventor class instrument, units)."""
     party, _ = parties.bootstrap_operator(UnitOfWork(sessions))
     operator = Actor(party.id, "operator")
     university = parties.register_party(UnitOfWork(sessions), operator, "University of Leiden",
@@ -230,7 +227,7 @@ def setup_holders(sessions: sessionmaker[Session], holders: int, accounts: bool
     with sessions() as session, session.begin():
         connection = session.connection()
         journal = BulkJournal(connection)
-        party_rows, holding_rows, account_rows = [], [], []
+        party_rows, holding_rows = [], []
         for i, pid in enumerate(ids):
             name = f"Holder {i:06d}"
             party_rows.append({"id": pid, "name": name, "kind": "investor", "created_at": now})
@@ -239,9 +236,6 @@ def setup_holders(sessions: sessionmaker[Session], holders: int, accounts: bool
         for pid, n in zip(ids, units, strict=True):
             holding_rows.append({"party_id": pid, "instrument_id": instrument.id, "units": n,
                                  "held_units": 0})
-            account_rows.append({"code": party_account(pid, "HKD", AVAILABLE), "party_id": pid,
-                                 "currency": "HKD", "purpose": AVAILABLE, "balance_minor": 0,
-                                 "allow_negative": False})
             journal.append("units.transferred",
                            {"instrument_id": instrument.id, "from": inventor.id, "to": pid,
                             "units": n, "reference": "bench"},
@@ -251,8 +245,6 @@ def setup_holders(sessions: sessionmaker[Session], holders: int, accounts: bool
         insert_chunked(connection, Party.__table__, party_rows)
         journal.flush(connection)
         insert_chunked(connection, Holding.__table__, holding_rows)
-        if accounts:
-            insert_chunked(connection, Account.__table__, account_rows)
         connection.execute(update(Holding).where(
             Holding.party_id == inventor.id, Holding.instrument_id == instrument.id)
             .values(units=Holding.units - sum(units)))
@@ -264,16 +256,12 @@ def bench_distribute(name: str, url: str, home: Path, args: argparse.Namespace) 
     sessions = make_session_factory(engine)
     try:
         t0 = time.perf_counter()
-        accounts = not args.holders_without_accounts
-        operator, asset_id, instrument_id, units = setup_holders(sessions, args.holders,
-                                                                 accounts)
+        operator, asset_id, instrument_id, units = setup_holders(sessions, args.holders)
         say(f"  setup: {args.holders:,} holders ({units:,} of 1,000,000 inventor units, the "
-            f"inventor keeps the rest) with their journal entries"
-            f"{' and accounts' if accounts else ', without accounts'}, in "
+            f"inventor keeps the rest) with their journal entries, in "
             f"{time.perf_counter() - t0:.1f} s")
-        first = ("first receipt (the accounts opened with the units: updates)" if accounts
-                 else "first receipt (creates every holder's account)")
-        for n, label in ((1, first), (2, "second receipt (updates)")):
+        for n, label in ((1, "first receipt (creates every holder's account)"),
+                         (2, "second receipt (accounts exist: updates)")):
             cpu = time.process_time()
             view, seconds, profile = timed(lambda n=n: record_revenue(  # type: ignore[misc]
                 UnitOfWork(sessions), operator, asset_id, Decimal("1000000.00"), "HKD",
@@ -741,10 +729,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check-journal", action="store_true",
                         help="in (b), also run `ipx ledger verify` and `ipx ledger replay "
                              "--check` over the built journal (slow)")
-    parser.add_argument("--holders-without-accounts", action="store_true",
-                        help="in (a), set the holders up without the accounts a transfer opens "
-                             "(as before they were opened so), so that the first receipt "
-                             "creates them")
     parser.add_argument("--breakdown", action="store_true",
                         help="in (a), time a third receipt by its main steps")
     args = parser.parse_args(argv)

@@ -10,7 +10,7 @@ arrays (`= ANY(:codes)`, `unnest(...)`); on SQLite, whose writers are already se
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -194,22 +194,6 @@ def lock_accounts(session: Session, codes: Sequence[str]) -> dict[str, AccountSt
                                      lambda missing: dict.fromkeys(missing, 0))
     return found | {code: AccountState(id_, 0, _may_go_negative(code))
                     for code, id_ in created.items()}
-
-
-def open_accounts(session: Session, codes: Iterable[str]) -> None:
-    """Create, at 0, those of `codes` that do not exist yet, and lock none of them.
-
-    A party's available account in an asset's currency opens when the party first receives
-    the asset's units (listing, transfer; a buyer on the exchange has paid from it), so that a
-    receipt distributed to 100,000 holders updates their accounts rather than creating them
-    under its long transaction. Like every creation, call it before the transaction takes any
-    lock (`lock_creating_missing`)."""
-    wanted = sorted(set(codes))
-    existing = set(session.execute(select(Account.code).where(Account.code.in_(wanted)))
-                   .scalars())
-    missing = [code for code in wanted if code not in existing]
-    if missing:
-        _create(session, dict.fromkeys(missing, 0))
 
 
 def _post_to_accounts(session: Session, postings: Sequence[Posting]) -> dict[str, int]:

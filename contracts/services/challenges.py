@@ -49,7 +49,7 @@ from contracts.challenge_models import (
     ChallengeTeamMember,
 )
 from contracts.lifecycle import ChallengeState, MilestoneEvent, MilestoneState
-from ledger.accounts import AVAILABLE, HELD, open_accounts, party_account, post_transaction
+from ledger.accounts import AVAILABLE, HELD, party_account, post_transaction
 from ledger.actor import Actor
 from ledger.canonical import canonical_bytes
 from ledger.clock import isoformat
@@ -786,8 +786,6 @@ def register_result(uow: UnitOfWork, actor: Actor, challenge_id: str, *, title: 
                 raise InvalidInput("an inventor of the result is a member of the awarded team",
                                    field=f"inventors[{i}].party_id")
         shares = parse_inventors(s, named)
-        open_accounts(s, [party_account(p, c.currency, AVAILABLE)
-                          for p in {owner, *(p for p, _ in shares)}])
         pinned = pin_policy(uow, owner, policy)
         body = json.loads(pinned.body)
         if INVENTOR_CLASS not in body["classes"]:

@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from ledger.accounts import AVAILABLE, open_accounts, party_account
 from ledger.actor import Actor
 from ledger.canonical import canonical_bytes
 from ledger.currency import exponent, format_minor, positive_minor
@@ -133,8 +132,6 @@ def list_asset(
     exponent(currency)
     with uow:
         shares = parse_inventors(uow.session, inventors)
-        open_accounts(uow.session, [party_account(p, currency, AVAILABLE)
-                                    for p in {actor.party_id, *(p for p, _ in shares)}])
         pinned = pin_policy(uow, actor.party_id, policy)
         body = json.loads(pinned.body)
         if INVENTOR_CLASS not in body["classes"]:
@@ -271,14 +268,12 @@ def transfer_units(
     if units <= 0:
         raise InvalidInput("units must be a positive integer", field="units")
     with uow:
-        instrument = uow.session.get(Instrument, instrument_id)
-        if instrument is None:
+        if uow.session.get(Instrument, instrument_id) is None:
             raise NotFound(f"no instrument '{instrument_id}'", field="instrument_id")
         if uow.session.get(Party, to_party_id) is None:
             raise InvalidInput(f"no party '{to_party_id}'", field="to_party_id")
         if to_party_id == actor.party_id:
             raise InvalidInput("cannot transfer units to yourself", field="to_party_id")
-        open_accounts(uow.session, [party_account(to_party_id, instrument.currency, AVAILABLE)])
         moves = [UnitMove(actor.party_id, instrument_id, -units),
                  UnitMove(to_party_id, instrument_id, units)]
         apply_moves(uow.session, moves)

@@ -10,10 +10,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ledger.accounts import AVAILABLE, CLEARING, party_account, system_account
 from ledger.actor import Actor
 from ledger.errors import InvalidInput, NotFound, PermissionDenied
-from ledger.models import Account, JournalHead
+from ledger.models import JournalHead
 from ledger.replay import compare
 from ledger.services import assets, money, revenue
 from ledger.unit_of_work import UnitOfWork
@@ -127,34 +126,3 @@ def test_refusals_change_nothing(uow_factory: Uow, operator: Actor,
     with pytest.raises(NotFound):  # another university has no line in it
         revenue.read_distribution(uow_factory(), other, view.distribution.id)
     assert revenue.read_distribution(uow_factory(), alice, view.distribution.id).lines
-
-
-def test_a_holders_account_opens_with_its_units(uow_factory: Uow, operator: Actor,
-                                                make_party: Callable[..., Actor],
-                                                sessions: sessionmaker[Session]) -> None:
-    """Listing opens the owner's and the inventors' available accounts in the asset's
-    currency, a transfer its receiver's, at 0; a receipt then creates no holder's account."""
-    uni, alice, fund = make_party("university"), make_party("inventor"), make_party("investor")
-    listing = assets.list_asset(
-        uow_factory(), uni, title="Sensor", kind="patent", jurisdiction="HK", currency="EUR",
-        inventors=[{"party_id": alice.party_id, "share": "1"}], policy="hku-2023")
-
-    def accounts() -> dict[str, int]:
-        with sessions() as session:
-            return dict(session.execute(select(Account.code, Account.balance_minor)).all())
-
-    opened = {party_account(p.party_id, "EUR", AVAILABLE): 0 for p in (uni, alice)}
-    assert accounts().items() >= opened.items()
-    assert party_account(fund.party_id, "EUR", AVAILABLE) not in accounts()
-    inventor_class = next(i.id for i in listing.instruments if i.unit_class == "inventor")
-    assets.transfer_units(uow_factory(), alice, inventor_class, fund.party_id, 1000)
-    before = accounts()
-    assert before[party_account(fund.party_id, "EUR", AVAILABLE)] == 0
-    view = revenue.record_revenue(uow_factory(), operator, listing.asset.id, "100.00", "EUR",
-                                  "royalty", "Q1")
-    after = accounts()
-    assert after.keys() - before.keys() == {system_account("EUR", CLEARING)}  # IPX's side
-    fund_line = next(ln for ln in view.lines if ln.party_id == fund.party_id)
-    assert after[party_account(fund.party_id, "EUR", AVAILABLE)] == fund_line.amount_minor > 0
-    with sessions() as session:
-        assert compare(session) == []
