@@ -115,8 +115,11 @@ def format_minor(minor: int, currency: str) -> str:
     places = exponent(currency)
     if places == 0:
         return str(minor)
-    whole, fraction = divmod(-minor if minor < 0 else minor, 10 ** places)
-    return f"{'-' if minor < 0 else ''}{whole}.{fraction:0{places}d}"
+    unit = 10 ** places
+    whole, fraction = divmod(-minor if minor < 0 else minor, unit)
+    # The fraction's digits with their leading zeros, as the text of unit + fraction after its
+    # "1": less than half the time of a nested format spec ("{:0{places}d}"), twice per holder.
+    return f"{'-' if minor < 0 else ''}{whole}.{str(unit + fraction)[1:]}"
 
 
 # Minor-unit amounts are exact integers in journal bodies: keep them I-JSON safe (RFC 7493).
