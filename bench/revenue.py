@@ -146,13 +146,13 @@ class Breakdown:
             (ledger.services.revenue, "_holders", "holders query (_holders)"),
             (ledger.services.revenue, "run_waterfall", "waterfall (run_waterfall, pure)"),
             (ledger.services.revenue, "post_transaction", "post_transaction, all of it"),
-            (ledger.accounts, "canonical_value", "  encode data once (canonical_value)"),
+            (ledger.accounts, "canonical_value", "  encode data and postings (a thread on PG)"),
             (ledger.accounts, "_post_to_accounts", "  lock, update and create accounts"),
             (ledger.accounts, "_write_balances", "    update balances"),
             (ledger.accounts, "_create", "    create accounts"),
             # The money transaction and its postings ride in the append's statement.
             (ledger.journal.JournalWriter, "append", "  JournalWriter.append, with postings"),
-            (ledger.journal, "canonical_bytes", "    encode the entry (data spliced)"),
+            (ledger.journal, "canonical_bytes", "    encode the entry (members spliced)"),
             (Session, "commit", "Session.commit (COMMIT)"),
         ]
         self.seconds: dict[str, float] = defaultdict(float)

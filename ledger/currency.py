@@ -117,8 +117,8 @@ def format_minor(minor: int, currency: str) -> str:
         return str(minor)
     unit = 10 ** places
     whole, fraction = divmod(-minor if minor < 0 else minor, unit)
-    # The fraction's digits with their leading zeros, as the text of unit + fraction after its
-    # "1": less than half the time of a nested format spec ("{:0{places}d}"), twice per holder.
+    # The fraction's digits with their leading zeros: the text of unit + fraction after its
+    # "1", in less than half the time of a nested format spec ("{:0{places}d}").
     return f"{'-' if minor < 0 else ''}{whole}.{str(unit + fraction)[1:]}"
 
 

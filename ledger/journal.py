@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,7 +19,7 @@ from sqlalchemy import BindParameter, TextClause, insert, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from ledger.canonical import canonical_bytes, leaf_hash
+from ledger.canonical import canonical_bytes, canonical_value, leaf_hash
 from ledger.clock import isoformat
 from ledger.currency import format_minor
 from ledger.merkle import MerkleFrontier
@@ -107,6 +107,11 @@ def posting_json(posting: Posting) -> dict[str, str]:
     }
 
 
+def postings_json(postings: Sequence[Posting]) -> list[dict[str, str]]:
+    """An entry's "postings" member."""
+    return [posting_json(p) for p in postings]
+
+
 def unit_move_json(move: UnitMove) -> dict[str, Any]:
     return {"party": move.party, "instrument": move.instrument, "units": move.units,
             "held": move.held}
@@ -128,30 +133,38 @@ class JournalWriter:
         parties: Iterable[str] = (),
         postings: Sequence[Posting] = (),
         unit_moves: Sequence[UnitMove] = (),
-        data_canonical: bytes | None = None,
+        encoded: Mapping[str, bytes] | None = None,
         riders: Sequence[Rider] = (),
     ) -> AppendedEntry:
         """Append one entry; `parties` are the parties it concerns (who may read it, with its
         actor, the parties of its unit moves and the owners of the accounts it posts to).
         `riders` write the rows that carry the entry's seq (see `Rider`).
 
-        `data_canonical`, if given, is `canonical_value(data)` already computed by the caller:
-        a large `data` (a distribution to 100,000 holders) is then encoded only once."""
+        `encoded`, if given, holds members of the body that the caller has already encoded
+        with `canonical_value`: "data" (`data`), and possibly "postings" (`postings_json`).
+        A large entry (a distribution to 100,000 holders) is then encoded once, and all of it
+        but its seq before the head, the one global lock, is taken."""
+        body: dict[str, Any] = {"at": isoformat(self.at), "kind": kind, "data": data}
+        if actor is not None:
+            body["actor"] = actor
+        if postings:
+            body["postings"] = postings_json(postings)
+        if unit_moves:
+            body["units"] = [unit_move_json(m) for m in unit_moves]
+        spliced: dict[str, bytes] | None = None
+        if encoded is not None:
+            spliced = {}
+            for key in ("data", "postings", "units"):
+                if key in body:
+                    value = body.pop(key)
+                    spliced[key] = encoded[key] if key in encoded else canonical_value(value)
         # Flush what the caller added first (as before: those rows are written before the
         # head is locked), then lock the head with a Core statement on the same connection.
         self.session.flush()
         connection = self.session.connection()
         head = connection.execute(_LOCK_HEAD).one()
-        seq = head.size + 1
-        body: dict[str, Any] = {"seq": seq, "at": isoformat(self.at), "kind": kind, "data": data}
-        if actor is not None:
-            body["actor"] = actor
-        if postings:
-            body["postings"] = [posting_json(p) for p in postings]
-        if unit_moves:
-            body["units"] = [unit_move_json(m) for m in unit_moves]
-        canonical = (canonical_bytes(body) if data_canonical is None else canonical_bytes(
-            {k: v for k, v in body.items() if k != "data"}, encoded={"data": data_canonical}))
+        seq = body["seq"] = head.size + 1
+        canonical = canonical_bytes(body, encoded=spliced)
         leaf = leaf_hash(canonical)
         chain = chain_next(head.chain_hash, leaf)
         frontier = MerkleFrontier.from_bytes(head.size, head.frontier)

@@ -24,6 +24,7 @@ from ledger.accounts import (
     post_transaction,
     system_account,
 )
+from ledger.canonical import canonical_bytes, leaf_hash
 from ledger.db import BIG_BATCH
 from ledger.errors import InsufficientFunds
 from ledger.models import Account, JournalEntry, MoneyTransaction, Party
@@ -96,7 +97,13 @@ def test_a_big_transaction_updates_balances_and_records_its_rows(uow_factory: Uo
         transaction = uow.session.get_one(MoneyTransaction, posted.transaction_id)
         entry = uow.session.get_one(JournalEntry, posted.journal_seq)
         assert transaction.request_hash == entry.leaf_hash.hex()
-        assert json.loads(entry.body)["data"] == {"n": MANY}
+        body = json.loads(entry.body)
+        assert body["data"] == {"n": MANY}
+        # Data and postings encoded beforehand (on PostgreSQL in a thread) and spliced: the
+        # canonical encoding of the whole, under its leaf hash.
+        assert len(body["postings"]) == MANY + 1
+        assert canonical_bytes(body) == entry.body.encode()
+        assert leaf_hash(entry.body.encode()) == entry.leaf_hash
 
 
 def test_missing_accounts_are_created_with_the_rest_updated(uow_factory: Uow,

@@ -27,6 +27,7 @@ from ledger.accounts import (
     system_account,
 )
 from ledger.actor import Actor
+from ledger.canonical import canonical_bytes, leaf_hash
 from ledger.errors import InsufficientFunds, InsufficientUnits
 from ledger.models import Account, Holding, JournalEntry, JournalEntryParty
 from ledger.models import Posting as PostingRow
@@ -231,7 +232,12 @@ def test_distribution_to_many_holders(world: World, monkeypatch: pytest.MonkeyPa
         assert compare(session) == []  # balances and holdings replay from the journal
         for view in views:
             seq = view.distribution.journal_seq
-            body = json.loads(session.get_one(JournalEntry, seq).body)
+            entry = session.get_one(JournalEntry, seq)
+            body = json.loads(entry.body)
+            # Encoded in parts, before the head was taken, and spliced: still the canonical
+            # encoding of the whole, under its leaf hash.
+            assert canonical_bytes(body) == entry.body.encode()
+            assert leaf_hash(entry.body.encode()) == entry.leaf_hash
             data = body["data"]
             # Lines as read back = lines as journalled = lines as returned.
             assert read_back[view.distribution.id].lines == view.lines
