@@ -144,20 +144,20 @@ class JournalWriter:
         with `canonical_value`: "data" (`data`), and possibly "postings" (`postings_json`).
         A large entry (a distribution to 100,000 holders) is then encoded once, and all of it
         but its seq before the head, the one global lock, is taken."""
-        body: dict[str, Any] = {"at": isoformat(self.at), "kind": kind, "data": data}
+        body: dict[str, Any] = {"at": isoformat(self.at), "kind": kind}
         if actor is not None:
             body["actor"] = actor
+        members: dict[str, Callable[[], Any]] = {"data": lambda: data}
         if postings:
-            body["postings"] = postings_json(postings)
+            members["postings"] = lambda: postings_json(postings)
         if unit_moves:
-            body["units"] = [unit_move_json(m) for m in unit_moves]
+            members["units"] = lambda: [unit_move_json(m) for m in unit_moves]
         spliced: dict[str, bytes] | None = None
-        if encoded is not None:
-            spliced = {}
-            for key in ("data", "postings", "units"):
-                if key in body:
-                    value = body.pop(key)
-                    spliced[key] = encoded[key] if key in encoded else canonical_value(value)
+        if encoded is None:
+            body.update((key, member()) for key, member in members.items())
+        else:
+            spliced = {key: encoded[key] if key in encoded else canonical_value(member())
+                       for key, member in members.items()}
         # Flush what the caller added first (as before: those rows are written before the
         # head is locked), then lock the head with a Core statement on the same connection.
         self.session.flush()
