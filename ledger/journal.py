@@ -143,7 +143,7 @@ class JournalWriter:
         `encoded`, if given, holds members of the body that the caller has already encoded
         with `canonical_value`: "data" (`data`), and possibly "postings" (`postings_json`).
         A large entry (a distribution to 100,000 holders) is then encoded once, and all of it
-        but its seq before the head, the one global lock, is taken."""
+        but its seq is encoded before the head (the one global lock) is taken."""
         body: dict[str, Any] = {"at": isoformat(self.at), "kind": kind}
         if actor is not None:
             body["actor"] = actor
