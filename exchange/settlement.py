@@ -158,9 +158,13 @@ def _write_each(connection: Connection, market: Market, market_changed: bool,
             for (party, instrument), (units, held) in holdings.items()])
 
 
+def _rows_json(rows: list[dict[str, Any]]) -> str:
+    """Rows for `json_populate_recordset` (timestamps as ISO 8601)."""
+    return json.dumps(rows, default=datetime.isoformat)
+
+
 def _orders_json(orders: list[Order], columns: Iterable[str]) -> str:
-    return json.dumps([{k: getattr(o, k) for k in columns} for o in orders],
-                      default=datetime.isoformat)
+    return _rows_json([{k: getattr(o, k) for k in columns} for o in orders])
 
 
 def _write_in_one(connection: Connection, market: Market, market_changed: bool,
@@ -393,7 +397,7 @@ class Settlement:
                                                 for row in rows])
 
         return Rider(statements=(_TRADES_PG,), write=write, params=lambda: {
-            "trades": json.dumps(rows, default=datetime.isoformat)})
+            "trades": _rows_json(rows)})
 
     # -- the write -----------------------------------------------------------------------------
 
