@@ -146,7 +146,10 @@ class Breakdown:
             (ledger.services.revenue, "_holders", "holders query (_holders)"),
             (ledger.services.revenue, "run_waterfall", "waterfall (run_waterfall, pure)"),
             (ledger.services.revenue, "post_transaction", "post_transaction, all of it"),
-            (ledger.accounts, "canonical_value", "  encode data and postings (a thread on PG)"),
+            # Encoded in a thread on PostgreSQL, while the server locks the accounts.
+            (ledger.services.revenue, "lines_canonical", "  encode lines (a thread on PG)"),
+            (ledger.accounts, "canonical_bytes", "  encode the rest of data (lines spliced)"),
+            (ledger.accounts, "postings_canonical", "  encode postings (a thread on PG)"),
             (ledger.accounts, "_post_to_accounts", "  lock, update and create accounts"),
             (ledger.accounts, "_write_balances", "    update balances"),
             (ledger.accounts, "_create", "    create accounts"),

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ledger.canonical import canonical_bytes, canonical_value
+from ledger.canonical_rows import postings_canonical
 from ledger.db import (
     BIG_BATCH,
     ArrayLiteral,
@@ -32,7 +33,7 @@ from ledger.db import (
 from ledger.errors import IdempotencyConflict
 from ledger.holdings import apply_moves
 from ledger.ids import new_id
-from ledger.journal import SYSTEM_OWNER, AppendedEntry, Rider, postings_json
+from ledger.journal import SYSTEM_OWNER, AppendedEntry, Rider
 from ledger.models import Account, MoneyTransaction
 from ledger.postings import Posting, UnitMove, apply_postings, refuse_overdrafts
 from ledger.unit_of_work import UnitOfWork
@@ -302,20 +303,29 @@ def post_transaction(
     parties: Sequence[str] = (),
     unit_moves: Sequence[UnitMove] = (),
     request: dict[str, Any] | None = None,
+    data_encoders: Mapping[str, Callable[[], bytes]] | None = None,
 ) -> Posted:
     """Post a balanced money transaction and its journal entry inside `uow`'s transaction.
 
     With a `client_id`, a retry with the same content returns the first posting and changes
     nothing; the same id with different content is refused. The content compared is `data`,
     or `request` when `data` holds something minted afresh on each call (a new id).
+    `data_encoders` encode members of the entry's data that `data` leaves out (a
+    distribution's lines, through `ledger.canonical_rows`); their bytes are spliced in, and
+    on PostgreSQL a big batch's are written while the server locks the accounts.
     """
     # `data` is encoded once, for the fingerprint and the journal entry: a distribution's is
     # 16 MiB. The fingerprint is request_hash({"kind", "data", "postings"}), spliced. The
     # entry's members are encoded before its append takes the journal head.
+    def encode_data() -> bytes:
+        if data_encoders:
+            return canonical_bytes(data, encoded={k: f() for k, f in data_encoders.items()})
+        return canonical_value(data)
+
     encoded: dict[str, bytes] = {}
     fingerprint = None
     if client_id is not None:
-        encoded["data"] = canonical_value(data)
+        encoded["data"] = encode_data()
         fingerprint = hashlib.sha256(canonical_bytes(
             {"kind": kind, "postings": [[p.account, p.currency, p.amount] for p in postings]},
             encoded={"data": encoded["data"] if request is None else canonical_value(request)},
@@ -335,8 +345,8 @@ def post_transaction(
     with planned_for_values(session.connection(), max(len(postings), len(unit_moves))):
         def encode() -> None:
             if "data" not in encoded:
-                encoded["data"] = canonical_value(data)
-            encoded["postings"] = canonical_value(postings_json(postings))
+                encoded["data"] = encode_data()
+            encoded["postings"] = postings_canonical(postings)
 
         account_ids = _meanwhile(encode, lambda: _post_to_accounts(session, postings),
                                  overlap=len(postings) >= BIG_BATCH and is_postgresql(session))

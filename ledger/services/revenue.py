@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from ledger.accounts import AVAILABLE, CLEARING, party_account, post_transaction, system_account
 from ledger.actor import Actor
+from ledger.canonical_rows import lines_canonical
 from ledger.collector import collector_paused
 from ledger.currency import exponent, format_minor, positive_minor, to_minor
 from ledger.errors import InvalidInput, NotFound, PermissionDenied
@@ -189,11 +190,12 @@ def distribute(
         "steps": steps, "net": fmt(result.net),
         "class_totals": {c: fmt(a) for c, a in result.class_totals.items()},
         "class_units": dict(result.class_units),
-        "lines": [{"party_id": party_id, "class": unit_class, "units": units,
-                   "amount": fmt(amount)} for party_id, unit_class, units, amount in result.lines],
     }
+    # "lines": [{"party_id", "class", "units", "amount"}, ...], written directly.
     posted = post_transaction(uow, kind="revenue.distributed", postings=postings, data=data,
-                              actor=actor_id, parties=[asset.owner_id])
+                              actor=actor_id, parties=[asset.owner_id],
+                              data_encoders={"lines": lambda: lines_canonical(result.lines,
+                                                                              currency)})
     distribution.journal_seq = posted.journal_seq
     session.add(distribution)
     return DistributionView(distribution, steps, [LineView._make(ln) for ln in result.lines])
