@@ -27,7 +27,6 @@ Lock order: the challenge row, then accounts (one sorted batch, in ``post_transa
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -62,18 +61,10 @@ from ledger.errors import (
     NotFound,
     PermissionDenied,
 )
-from ledger.holdings import apply_moves
 from ledger.ids import new_id
-from ledger.models import Asset, AssetInventor, Instrument, Party
-from ledger.policy import split_units
-from ledger.postings import Posting, UnitMove
-from ledger.services.assets import (
-    ASSET_KINDS,
-    INVENTOR_CLASS,
-    AssetListing,
-    parse_inventors,
-    pin_policy,
-)
+from ledger.models import Party
+from ledger.postings import Posting
+from ledger.services.assets import ASSET_KINDS, AssetListing, issue_asset
 from ledger.unit_of_work import UnitOfWork
 
 POSTER_KINDS = ("company", "startup", "government")
@@ -785,45 +776,12 @@ def register_result(uow: UnitOfWork, actor: Actor, challenge_id: str, *, title: 
             if inv.get("party_id") not in team.parties:
                 raise InvalidInput("an inventor of the result is a member of the awarded team",
                                    field=f"inventors[{i}].party_id")
-        shares = parse_inventors(s, named)
-        pinned = pin_policy(uow, owner, policy)
-        body = json.loads(pinned.body)
-        if INVENTOR_CLASS not in body["classes"]:
-            raise InvalidInput("the policy needs an 'inventor' class: the inventors hold it",
-                               field="policy.classes")
-        asset = Asset(id=new_id("ast"), owner_id=owner, title=title.strip(), kind=kind,
-                      jurisdiction=jurisdiction, application_number=application_number,
-                      publication_number=publication_number, currency=c.currency,
-                      policy_id=pinned.id, created_at=uow.now)
-        s.add(asset)
-        inventor_rows = [AssetInventor(asset_id=asset.id, party_id=p, share=str(v))
-                         for p, v in shares]
-        instruments, moves = [], []
-        total = body["units_per_class"]
-        for unit_class in body["classes"]:
-            instrument = Instrument(id=new_id("ins"), asset_id=asset.id, unit_class=unit_class,
-                                    total_units=total, currency=c.currency)
-            instruments.append(instrument)
-            if unit_class == INVENTOR_CLASS:
-                split = split_units(total, shares)
-                moves += [UnitMove(p, instrument.id, split[p]) for p, _ in shares if split[p]]
-            else:
-                moves.append(UnitMove(owner, instrument.id, total))
-        s.add_all([*inventor_rows, *instruments])
-        s.flush()
-        apply_moves(s, moves)
-        uow.journal.append(
-            "asset.listed",
-            {"asset_id": asset.id, "owner_id": owner, "title": asset.title, "kind": kind,
-             "jurisdiction": jurisdiction, "application_number": application_number,
-             "publication_number": publication_number, "currency": c.currency,
-             "inventors": [{"party_id": p, "share": str(v)} for p, v in shares],
-             "policy": {"id": pinned.id, "name": pinned.name, "version": pinned.version,
-                        "hash": pinned.hash},
-             "instruments": [{"id": i.id, "class": i.unit_class, "total_units": i.total_units}
-                             for i in instruments],
-             "challenge_id": c.id},
-            actor=actor.party_id, unit_moves=moves)
+        listing = issue_asset(
+            uow, owner_id=owner, title=title, kind=kind, jurisdiction=jurisdiction,
+            inventors=named, policy=policy, currency=c.currency,
+            application_number=application_number, publication_number=publication_number,
+            listed_data={"challenge_id": c.id})
+        asset = listing.asset
         exclusivity = None if arrangement.exclusivity is None else str(arrangement.exclusivity)
         entry = uow.journal.append(
             "challenge.result_registered",
@@ -837,6 +795,5 @@ def register_result(uow: UnitOfWork, actor: Actor, challenge_id: str, *, title: 
         s.add(result)
         c.updated_at = uow.now
         uow.commit()
-        return ResultView(result, c.ip_terms, AssetListing(asset, pinned, inventor_rows,
-                                                           instruments))
+        return ResultView(result, c.ip_terms, listing)
 

@@ -131,53 +131,80 @@ def list_asset(
         raise InvalidInput(f"kind must be one of {', '.join(ASSET_KINDS)}", field="kind")
     exponent(currency)
     with uow:
-        shares = parse_inventors(uow.session, inventors)
-        pinned = pin_policy(uow, actor.party_id, policy)
-        body = json.loads(pinned.body)
-        if INVENTOR_CLASS not in body["classes"]:
-            raise InvalidInput("the policy needs an 'inventor' class: the inventors hold it",
-                               field="policy.classes")
-        asset = Asset(
-            id=new_id("ast"), owner_id=actor.party_id, title=title.strip(), kind=kind,
-            jurisdiction=jurisdiction, application_number=application_number,
-            publication_number=publication_number, currency=currency, policy_id=pinned.id,
-            created_at=uow.now,
-        )
-        uow.session.add(asset)
-        rows = [AssetInventor(asset_id=asset.id, party_id=p, share=str(s)) for p, s in shares]
-        instruments: list[Instrument] = []
-        moves: list[UnitMove] = []
-        total = body["units_per_class"]
-        for unit_class in body["classes"]:
-            instrument = Instrument(id=new_id("ins"), asset_id=asset.id, unit_class=unit_class,
-                                    total_units=total, currency=currency)
-            instruments.append(instrument)
-            if unit_class == INVENTOR_CLASS:
-                split = split_units(total, shares)
-                moves += [UnitMove(p, instrument.id, split[p]) for p, _ in shares if split[p]]
-            else:
-                moves.append(UnitMove(actor.party_id, instrument.id, total))
-        uow.session.add_all(rows + instruments)
-        uow.session.flush()
-        apply_moves(uow.session, moves)
-        uow.journal.append(
-            "asset.listed",
-            {
-                "asset_id": asset.id, "owner_id": actor.party_id, "title": asset.title,
-                "kind": kind, "jurisdiction": jurisdiction,
-                "application_number": application_number,
-                "publication_number": publication_number, "currency": currency,
-                "inventors": [{"party_id": p, "share": str(s)} for p, s in shares],
-                "policy": {"id": pinned.id, "name": pinned.name, "version": pinned.version,
-                           "hash": pinned.hash},
-                "instruments": [{"id": i.id, "class": i.unit_class, "total_units": i.total_units}
-                                for i in instruments],
-            },
-            actor=actor.party_id,
-            unit_moves=moves,
-        )
+        listing = issue_asset(
+            uow, owner_id=actor.party_id, title=title, kind=kind, jurisdiction=jurisdiction,
+            inventors=inventors, policy=policy, currency=currency,
+            application_number=application_number, publication_number=publication_number)
         uow.commit()
-        return AssetListing(asset, pinned, rows, instruments)
+        return listing
+
+
+def issue_asset(
+    uow: UnitOfWork,
+    *,
+    owner_id: str,
+    title: str,
+    kind: str,
+    jurisdiction: str,
+    inventors: Sequence[Mapping[str, Any]],
+    policy: str | Mapping[str, Any],
+    currency: str,
+    application_number: str | None,
+    publication_number: str | None,
+    listed_data: Mapping[str, Any] | None = None,
+) -> AssetListing:
+    """Inside the caller's transaction: pin the policy, create the asset owned by
+    `owner_id`, issue each class's units (the inventor class to the inventors by their
+    shares, every other class to the owner) and journal "asset.listed", with `listed_data`
+    added to its data (a challenge's result names its challenge)."""
+    session = uow.session
+    shares = parse_inventors(session, inventors)
+    pinned = pin_policy(uow, owner_id, policy)
+    body = json.loads(pinned.body)
+    if INVENTOR_CLASS not in body["classes"]:
+        raise InvalidInput("the policy needs an 'inventor' class: the inventors hold it",
+                           field="policy.classes")
+    asset = Asset(
+        id=new_id("ast"), owner_id=owner_id, title=title.strip(), kind=kind,
+        jurisdiction=jurisdiction, application_number=application_number,
+        publication_number=publication_number, currency=currency, policy_id=pinned.id,
+        created_at=uow.now,
+    )
+    session.add(asset)
+    rows = [AssetInventor(asset_id=asset.id, party_id=p, share=str(s)) for p, s in shares]
+    instruments: list[Instrument] = []
+    moves: list[UnitMove] = []
+    total = body["units_per_class"]
+    for unit_class in body["classes"]:
+        instrument = Instrument(id=new_id("ins"), asset_id=asset.id, unit_class=unit_class,
+                                total_units=total, currency=currency)
+        instruments.append(instrument)
+        if unit_class == INVENTOR_CLASS:
+            split = split_units(total, shares)
+            moves += [UnitMove(p, instrument.id, split[p]) for p, _ in shares if split[p]]
+        else:
+            moves.append(UnitMove(owner_id, instrument.id, total))
+    session.add_all(rows + instruments)
+    session.flush()
+    apply_moves(session, moves)
+    uow.journal.append(
+        "asset.listed",
+        {
+            "asset_id": asset.id, "owner_id": owner_id, "title": asset.title,
+            "kind": kind, "jurisdiction": jurisdiction,
+            "application_number": application_number,
+            "publication_number": publication_number, "currency": currency,
+            "inventors": [{"party_id": p, "share": str(s)} for p, s in shares],
+            "policy": {"id": pinned.id, "name": pinned.name, "version": pinned.version,
+                       "hash": pinned.hash},
+            "instruments": [{"id": i.id, "class": i.unit_class, "total_units": i.total_units}
+                            for i in instruments],
+            **(listed_data or {}),
+        },
+        actor=owner_id,
+        unit_moves=moves,
+    )
+    return AssetListing(asset, pinned, rows, instruments)
 
 
 def _listing(uow: UnitOfWork, asset: Asset) -> AssetListing:
