@@ -11,10 +11,10 @@ The bytes are the same: tests/unit/test_canonical_rows.py checks them against
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from json.encoder import encode_basestring
 
-from ledger.currency import format_minor
+from ledger.currency import format_minors
 from ledger.postings import Posting
 from ledger.waterfall import Line
 
@@ -35,19 +35,18 @@ def postings_canonical(postings: Sequence[Posting]) -> bytes:
     string that is not valid Unicode, and `InvalidInput` for an unknown currency (as
     `format_minor` does)."""
     try:
-        rows = []
-        for account, currency, amount in postings:
-            if type(amount) is not int:
-                raise TypeError(f"the amount posted to {account!r} is not an int")
-            rows.append(f'{{"account":{_string(account)},'
-                        f'"amount":"{format_minor(amount, currency)}",'
-                        f'"currency":{_string(currency)}}}')
+        # Each currency's amounts formatted together (a transaction has one or two).
+        amounts = {currency: iter(format_minors([p.amount for p in postings
+                                                 if p.currency == currency], currency))
+                   for currency in {p.currency for p in postings}}
+        rows = [f'{{"account":{_string(account)},"amount":"{next(amounts[currency])}",'
+                f'"currency":{_string(currency)}}}' for account, currency, _ in postings]
     except TypeError as error:
         raise ValueError(f"postings: {error}") from None
     return _array(rows)
 
 
-def lines_canonical(lines: Iterable[Line], currency: str) -> bytes:
+def lines_canonical(lines: Sequence[Line], currency: str) -> bytes:
     """The RFC 8785 encoding of a distribution's "lines" member: for each line, in order,
     ``{"amount", "class", "party_id", "units"}`` with the amount as its decimal string in
     `currency`.
@@ -56,15 +55,13 @@ def lines_canonical(lines: Iterable[Line], currency: str) -> bytes:
     integer, a non-int amount, or a string that is not valid Unicode, and `InvalidInput`
     for an unknown currency."""
     try:
+        amounts = format_minors([line.amount for line in lines], currency)
         rows = []
-        for party_id, unit_class, units, amount in lines:
+        for (party_id, unit_class, units, _), amount in zip(lines, amounts, strict=True):
             if type(units) is not int or not -_MAX_SAFE_INT <= units <= _MAX_SAFE_INT:
                 raise TypeError(f"the units of {party_id!r} are not an I-JSON integer")
-            if type(amount) is not int:
-                raise TypeError(f"the amount of {party_id!r} is not an int")
-            rows.append(f'{{"amount":"{format_minor(amount, currency)}",'
-                        f'"class":{_string(unit_class)},"party_id":{_string(party_id)},'
-                        f'"units":{units}}}')
+            rows.append(f'{{"amount":"{amount}","class":{_string(unit_class)},'
+                        f'"party_id":{_string(party_id)},"units":{units}}}')
     except TypeError as error:
         raise ValueError(f"lines: {error}") from None
     return _array(rows)

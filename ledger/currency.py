@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable
 from decimal import (
     Context,
     Decimal,
@@ -120,6 +121,29 @@ def format_minor(minor: int, currency: str) -> str:
     # The fraction's digits with their leading zeros: the text of unit + fraction after its
     # "1", in less than half the time of a nested format spec ("{:0{places}d}").
     return f"{'-' if minor < 0 else ''}{whole}.{str(unit + fraction)[1:]}"
+
+
+def format_minors(amounts: Iterable[int], currency: str) -> list[str]:
+    """`format_minor` of each amount, all in one currency, in about a third of the time per
+    amount (no call per amount): a distribution formats 100,000 lines and as many postings.
+
+    Raises TypeError for anything but an int (a float or a bool would print as text that is
+    not its amount), InvalidInput for an unknown currency."""
+    places = exponent(currency)
+    texts: list[str] = []
+    add = texts.append
+    for minor in amounts:
+        if type(minor) is not int:
+            raise TypeError(f"an amount in minor units must be an int, not {minor!r}")
+        if places == 0:
+            add(str(minor))
+        elif minor < 0:
+            digits = str(-minor).zfill(places + 1)
+            add(f"-{digits[:-places]}.{digits[-places:]}")
+        else:
+            digits = str(minor).zfill(places + 1)
+            add(f"{digits[:-places]}.{digits[-places:]}")
+    return texts
 
 
 # Minor-unit amounts are exact integers in journal bodies: keep them I-JSON safe (RFC 7493).

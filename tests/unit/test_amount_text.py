@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.currency import MAX_MINOR, format_minor, from_minor
+from ledger.currency import MAX_MINOR, format_minor, format_minors, from_minor
 
 # One currency per number of decimal places IPX knows (0, 2, 3 and 4).
 CURRENCIES = ["JPY", "HKD", "KWD", "CLF"]
@@ -31,3 +31,16 @@ def test_examples() -> None:
     assert format_minor(-5, "HKD") == "-0.05"
     assert format_minor(7, "JPY") == "7"
     assert format_minor(0, "KWD") == "0.000"
+
+
+@settings(max_examples=300, deadline=None)
+@given(currency=st.sampled_from(CURRENCIES),
+       minors=st.lists(st.integers(-MAX_MINOR, MAX_MINOR) | st.integers(-10**6, 10**6)))
+def test_many_amounts_format_as_each_alone(currency: str, minors: list[int]) -> None:
+    assert format_minors(minors, currency) == [format_minor(m, currency) for m in minors]
+
+
+@pytest.mark.parametrize("minor", [1.5, True, "12"])
+def test_many_amounts_are_ints(minor: object) -> None:
+    with pytest.raises(TypeError):
+        format_minors([1, minor], "HKD")  # type: ignore[list-item]
