@@ -5,7 +5,7 @@ from typing import Any
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from api.schemas.common import MoneySchema, StrictSchema, currency_field, money_json
-from ledger.currency import format_minor
+from ledger.currency import format_minors
 from ledger.services.revenue import SOURCES
 
 
@@ -40,9 +40,9 @@ class DistributionSchema(StrictSchema):
         return money_json(view.distribution.net_minor, view.distribution.currency)
 
     def _lines(self, view: Any) -> list[dict[str, Any]]:
-        currency = view.distribution.currency
+        amounts = format_minors([ln.amount for ln in view.lines], view.distribution.currency)
         return [{"party_id": ln.party_id, "class": ln.unit_class, "units": ln.units,
-                 "amount": format_minor(ln.amount_minor, currency)} for ln in view.lines]
+                 "amount": amount} for ln, amount in zip(view.lines, amounts, strict=True)]
 
 
 class PlatformFeeSchema(StrictSchema):

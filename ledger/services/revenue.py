@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -36,26 +36,17 @@ from ledger.models import (
 )
 from ledger.postings import Posting
 from ledger.unit_of_work import UnitOfWork
-from ledger.waterfall import Holder, WaterfallInput, run_waterfall
+from ledger.waterfall import Holder, Line, WaterfallInput, run_waterfall
 
 SOURCES = ("licence_fee", "royalty", "milestone", "equity_proceeds", "other")
 PLATFORM_FEE = "platform_fee_bps"
-
-
-class LineView(NamedTuple):
-    """One line of a distribution, as its journal entry records it."""
-
-    party_id: str
-    unit_class: str
-    units: int
-    amount_minor: int
 
 
 @dataclass(frozen=True)
 class DistributionView:
     distribution: Distribution
     steps: list[dict[str, Any]]
-    lines: Sequence[LineView]
+    lines: Sequence[Line]  # as the journal entry records them
 
 
 def platform_fee_bps(uow: UnitOfWork) -> int:
@@ -198,7 +189,7 @@ def distribute(
                                                                               currency)})
     distribution.journal_seq = posted.journal_seq
     session.add(distribution)
-    return DistributionView(distribution, steps, [LineView._make(ln) for ln in result.lines])
+    return DistributionView(distribution, steps, result.lines)
 
 
 def read_distribution(uow: UnitOfWork, actor: Actor, distribution_id: str) -> DistributionView:
@@ -213,8 +204,8 @@ def read_distribution(uow: UnitOfWork, actor: Actor, distribution_id: str) -> Di
         if distribution is None:
             raise missing
         data = json.loads(session.get_one(JournalEntry, distribution.journal_seq).body)["data"]
-        lines = [LineView(ln["party_id"], ln["class"], ln["units"],
-                          to_minor(Decimal(ln["amount"]), distribution.currency))
+        lines = [Line(ln["party_id"], ln["class"], ln["units"],
+                      to_minor(Decimal(ln["amount"]), distribution.currency))
                  for ln in data["lines"]]
         if not (actor.is_operator
                 or session.get_one(Asset, distribution.asset_id).owner_id == actor.party_id

@@ -91,7 +91,7 @@ def refused(world: World, error: type[DomainError], call: Callable[[], Any]) -> 
 def lines_by_party(world: World, distribution_id: str) -> dict[str, int]:
     out: dict[str, int] = {}
     for line in revenue.read_distribution(world.uow(), world.operator, distribution_id).lines:
-        out[line.party_id] = out.get(line.party_id, 0) + line.amount_minor
+        out[line.party_id] = out.get(line.party_id, 0) + line.amount
     return out
 
 

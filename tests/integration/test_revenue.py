@@ -47,7 +47,7 @@ def test_hku_2023_golden_split(uow_factory: Uow, operator: Actor,
                                   "royalty", "Q3")
     assert [(s["kind"], s["amount"]) for s in view.steps] == [("platform_fee", "0.00"),
                                                               ("cost_recovery", "10000.00")]
-    assert sorted((ln.party_id, ln.unit_class, ln.units, ln.amount_minor) for ln in view.lines) \
+    assert sorted((ln.party_id, ln.unit_class, ln.units, ln.amount) for ln in view.lines) \
         == sorted([(alice.party_id, "inventor", 600_000, 3_780_000),
                    (bob.party_id, "inventor", 400_000, 2_520_000),
                    (uni.party_id, "university", 1_000_000, 2_700_000)])
@@ -88,8 +88,8 @@ def test_stanford_tiers_split_a_receipt_across_the_boundary(
                                     "royalty", "r2")
     net = second.distribution.net_minor
     in_tier_one = 300_000_000 - before
-    inventor = next(ln.amount_minor for ln in second.lines if ln.unit_class == "inventor")
-    department = next(ln.amount_minor for ln in second.lines if ln.unit_class == "department")
+    inventor = next(ln.amount for ln in second.lines if ln.unit_class == "inventor")
+    department = next(ln.amount for ln in second.lines if ln.unit_class == "department")
     assert inventor == in_tier_one * 3334 // 10000 + (net - in_tier_one) * 3334 // 10000
     assert department == in_tier_one * 2466 // 10000 + (net - in_tier_one) * 1466 // 10000
 
