@@ -288,8 +288,9 @@ def bench_distribute(name: str, url: str, home: Path, args: argparse.Namespace) 
             say(f"  where a third receipt's {seconds:.2f} s go (wall, nested):")
             for line in breakdown.lines():
                 say(f"    {line}")
-        # Correctness: the journal, the replay, and one holder's statement offline.
         identity = LogIdentity(ORIGIN, load_or_create_signing_key(home))
+        through_api(url, home, sessions, operator, asset_id)
+        # Correctness: the journal, the replay, and one holder's statement offline.
         with sessions() as session:
             holder = session.execute(
                 select(Holding.party_id).where(Holding.instrument_id == instrument_id)
@@ -305,6 +306,30 @@ def bench_distribute(name: str, url: str, home: Path, args: argparse.Namespace) 
     for command in (("ledger", "verify"), ("ledger", "replay", "--check")):
         code, last, seconds = ipx_command(url, home, *command)
         say(f"  ipx {' '.join(command)}: exit {code} ({seconds:.1f} s): {last}")
+
+
+def through_api(url: str, home: Path, sessions: sessionmaker[Session], operator: Actor,
+                asset_id: str) -> None:
+    """One more receipt as a client sends it: POST /v1/assets/{id}/revenue through the Flask
+    test client (no network), with an Idempotency-Key, so the 201 response with every line is
+    also stored for retries."""
+    from api.app import create_app
+    from api.config import Settings
+
+    app = create_app(Settings(database_url=url, home=home, origin=ORIGIN))
+    key = parties.issue_api_key(UnitOfWork(sessions), operator, operator.party_id).key
+    client = app.test_client()
+    cpu, t0 = time.process_time(), time.perf_counter()
+    got = client.post(f"/v1/assets/{asset_id}/revenue", json={
+        "amount": {"amount": "1000000.00", "currency": "HKD"}, "source": "royalty",
+        "reference": "bench-api"}, headers={"Authorization": f"Bearer {key}",
+                                            "Idempotency-Key": "bench-api"})
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - cpu
+    if got.status_code != 201:
+        raise SystemExit(f"POST revenue -> {got.status_code}: {got.get_data(as_text=True)}")
+    say(f"  through the API (POST /v1/assets/{{id}}/revenue, Flask test client): "
+        f"{seconds:.2f} s (CPU {cpu:.2f} s); response {len(got.data) / 2**20:.1f} MiB with "
+        f"{len(got.json['lines']):,} lines")
 
 
 def run_distribute(engines: list[str], args: argparse.Namespace, problem: str | None) -> None:
