@@ -5,9 +5,11 @@
     (operator, university, inventor, the asset listed with the `hku-2023` policy), then in bulk
     with SQLAlchemy Core for the holders: their `parties` and `holdings` rows *and* the journal
     entries the services would have written for them (`party.created`, `units.transferred` from
-    the inventor; bench/bulkjournal.py), so the journal stays consistent. The timed call is the
-    service itself, `ledger.services.revenue.record_revenue`, twice: the first receipt (every
-    holder's account is created) and a second one (the accounts exist and are updated). Prints
+    the inventor; bench/bulkjournal.py), so the journal stays consistent, and the HKD account
+    that a transfer opens for each new holder (`ledger.holdings.create_holdings`; with
+    `--holders-without-accounts`, none, as for holdings from before migration 0016). The timed
+    call is the service itself, `ledger.services.revenue.record_revenue`, twice: the first
+    receipt (without accounts, it creates them) and a second one. Prints
     the time (goal < 2 s), the journal entry's size, then checks `ipx ledger verify` and
     `ipx ledger replay --check` (both must exit 0) and verifies one holder's statement offline.
 
@@ -28,6 +30,7 @@ A benchmark, not a test: it prints figures and asserts nothing about time.
     python bench/revenue.py [--parts distribute,statement] [--engines sqlite,postgresql]
                             [--holders 100000] [--entries 1000000] [--lines 10000]
                             [--rebuild] [--check-journal] [--profile] [--breakdown]
+                            [--holders-without-accounts]
 """
 
 from __future__ import annotations
@@ -73,7 +76,8 @@ from sqlalchemy import Engine, bindparam, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 import migrations
-from ledger.accounts import AVAILABLE, CLEARING, party_account, request_hash, system_account
+from ledger.account_codes import AVAILABLE, CLEARING, party_account, system_account
+from ledger.accounts import request_hash
 from ledger.actor import Actor
 from ledger.clock import utcnow
 from ledger.currency import format_minor
@@ -206,10 +210,11 @@ def goal(seconds: float) -> str:
 
 # --- (a) one receipt to many holders ----------------------------------------------------------
 
-def setup_holders(sessions: sessionmaker[Session], holders: int
+def setup_holders(sessions: sessionmaker[Session], holders: int, accounts: bool
                   ) -> tuple[Actor, str, str, int]:
     """Operator, university, inventor and asset through the services; `holders` holders of the
-    inventor class in bulk. Returns (operator, asset id, inventor class instrument, units)."""
+    inventor class in bulk, with (if `accounts`) the HKD accounts their transfers open.
+    Returns (operator, asset id, inventor class instrument, units)."""
     party, _ = parties.bootstrap_operator(UnitOfWork(sessions))
     operator = Actor(party.id, "operator")
     university = parties.register_party(UnitOfWork(sessions), operator, "University of Leiden",
@@ -248,6 +253,11 @@ def setup_holders(sessions: sessionmaker[Session], holders: int
         insert_chunked(connection, Party.__table__, party_rows)
         journal.flush(connection)
         insert_chunked(connection, Holding.__table__, holding_rows)
+        if accounts:
+            insert_chunked(connection, Account.__table__, [
+                {"code": party_account(pid, "HKD", AVAILABLE), "party_id": pid, "currency": "HKD",
+                 "purpose": AVAILABLE, "balance_minor": 0, "allow_negative": False}
+                for pid in ids])
         connection.execute(update(Holding).where(
             Holding.party_id == inventor.id, Holding.instrument_id == instrument.id)
             .values(units=Holding.units - sum(units)))
@@ -259,12 +269,16 @@ def bench_distribute(name: str, url: str, home: Path, args: argparse.Namespace) 
     sessions = make_session_factory(engine)
     try:
         t0 = time.perf_counter()
-        operator, asset_id, instrument_id, units = setup_holders(sessions, args.holders)
+        accounts = not args.holders_without_accounts
+        operator, asset_id, instrument_id, units = setup_holders(sessions, args.holders,
+                                                                 accounts)
         say(f"  setup: {args.holders:,} holders ({units:,} of 1,000,000 inventor units, the "
-            f"inventor keeps the rest) with their journal entries, in "
+            f"inventor keeps the rest) with their journal entries"
+            f"{' and accounts' if accounts else ', without accounts'}, in "
             f"{time.perf_counter() - t0:.1f} s")
-        for n, label in ((1, "first receipt (creates every holder's account)"),
-                         (2, "second receipt (accounts exist: updates)")):
+        first = ("first receipt (the holders' accounts exist)" if accounts
+                 else "first receipt (creates every holder's account)")
+        for n, label in ((1, first), (2, "second receipt (accounts exist: updates)")):
             cpu = time.process_time()
             view, seconds, profile = timed(lambda n=n: record_revenue(  # type: ignore[misc]
                 UnitOfWork(sessions), operator, asset_id, Decimal("1000000.00"), "HKD",
@@ -759,6 +773,9 @@ def main(argv: list[str] | None = None) -> int:
                              "--check` over the built journal (slow)")
     parser.add_argument("--breakdown", action="store_true",
                         help="in (a), time a third receipt by its main steps")
+    parser.add_argument("--holders-without-accounts", action="store_true",
+                        help="in (a), holders without the accounts a transfer opens (holdings "
+                             "from before migration 0016): the first receipt creates them")
     args = parser.parse_args(argv)
     engines = parse_engines(args.engines)
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]

@@ -27,18 +27,8 @@ from exchange.cash import settle_fill
 from exchange.engine import Trade as EngineTrade
 from exchange.markets import MARKET_STATE, OpenMarket, market_state, save_market_state
 from exchange.models import Market, Order, Trade
-from ledger.accounts import (
-    AVAILABLE,
-    FEES,
-    HELD,
-    INTEGERS,
-    TEXTS,
-    UPDATE_BALANCES_PG,
-    lock_accounts,
-    money_rider,
-    party_account,
-    system_account,
-)
+from ledger.account_codes import AVAILABLE, FEES, HELD, party_account, system_account
+from ledger.accounts import INTEGERS, TEXTS, UPDATE_BALANCES_PG, lock_accounts, money_rider
 from ledger.clock import isoformat
 from ledger.currency import format_minor
 from ledger.db import lock_creating_missing

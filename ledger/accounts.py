@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
+from ledger.account_codes import may_go_negative
 from ledger.canonical import canonical_bytes, canonical_value
 from ledger.canonical_rows import postings_canonical
 from ledger.db import (
@@ -37,23 +38,6 @@ from ledger.journal import SYSTEM_OWNER, AppendedEntry, Rider
 from ledger.models import Account, MoneyTransaction
 from ledger.postings import Posting, UnitMove, apply_postings, refuse_overdrafts
 from ledger.unit_of_work import UnitOfWork
-
-# Purposes of a party's accounts, and of IPX's own.
-AVAILABLE = "available"  # the party's to spend or withdraw
-HELD = "held"  # reserved for open orders and other commitments
-PAYOUT = "payout"  # withdrawn, waiting to be paid out
-CLEARING = "clearing"  # IPX's side of money entering and leaving: may go negative
-FEES = "fees"  # the operator's fee income
-
-SYSTEM_PURPOSES = {CLEARING: True, FEES: False}
-
-
-def party_account(party_id: str, currency: str, purpose: str) -> str:
-    return f"{party_id}:{currency}:{purpose}"
-
-
-def system_account(currency: str, purpose: str) -> str:
-    return f"{SYSTEM_OWNER}:{currency}:{purpose}"
 
 
 def request_hash(data: Any) -> str:
@@ -138,12 +122,6 @@ def _lock_existing(session: Session, codes: list[str]) -> dict[str, AccountState
     return {code: AccountState(id_, balance, bool(allow)) for code, id_, balance, allow in rows}
 
 
-def _may_go_negative(code: str) -> bool:
-    """The overdraft rule a new account gets: only IPX's clearing accounts may go negative."""
-    owner, _, purpose = code.split(":")
-    return owner == SYSTEM_OWNER and SYSTEM_PURPOSES.get(purpose, False)
-
-
 def _create(session: Session, balances: Mapping[str, int]) -> dict[str, int]:
     """Create the accounts `balances` names (sorted) with those balances and return their
     ids. An account a concurrent transaction created first is left out of the result (on
@@ -152,7 +130,7 @@ def _create(session: Session, balances: Mapping[str, int]) -> dict[str, int]:
     for code, balance in balances.items():
         owner, currency, purpose = code.split(":")
         rows.append((code, None if owner == SYSTEM_OWNER else owner, currency, purpose,
-                     balance, _may_go_negative(code)))
+                     balance, may_go_negative(code)))
     connection = session.connection()
     if is_postgresql(session):
         codes, owners, currencies, purposes, amounts, negative = (
@@ -193,7 +171,7 @@ def lock_accounts(session: Session, codes: Sequence[str]) -> dict[str, AccountSt
     states, by code."""
     found, created = _lock_or_create(session, sorted(set(codes)),
                                      lambda missing: dict.fromkeys(missing, 0))
-    return found | {code: AccountState(id_, 0, _may_go_negative(code))
+    return found | {code: AccountState(id_, 0, may_go_negative(code))
                     for code, id_ in created.items()}
 
 
@@ -208,14 +186,14 @@ def _post_to_accounts(session: Session, postings: Sequence[Posting]) -> dict[str
         for posting in postings:
             if posting.account in sums:
                 sums[posting.account] += posting.amount
-        refuse_overdrafts(sums, _may_go_negative)
+        refuse_overdrafts(sums, may_go_negative)
         return sums
 
     found, created = _lock_or_create(session, sorted({p.account for p in postings}), opening)
     balances = apply_postings(
         {code: state.balance_minor for code, state in found.items()} | dict.fromkeys(created, 0),
         postings,
-        lambda code: found[code].allow_negative if code in found else _may_go_negative(code),
+        lambda code: found[code].allow_negative if code in found else may_go_negative(code),
     )
     for code in created:  # inserted with their new balances
         del balances[code]

@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from ledger.account_codes import AVAILABLE, party_account
 from ledger.db import insert_missing, lock_creating_missing
-from ledger.models import Holding
+from ledger.models import Account, Holding, Instrument
 from ledger.postings import UnitMove, apply_unit_moves
 
 
@@ -24,11 +25,24 @@ def _lock(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str]
 
 
 def create_holdings(session: Session, keys: list[tuple[str, str]]) -> None:
-    """Create empty holdings for these (party, instrument) keys; one that a concurrent
-    transaction created first is left as it is."""
+    """Create empty holdings for these (party, instrument) keys, and open each new holder's
+    available account in the instrument's currency where it has none; a row that a concurrent
+    transaction created first is left as it is.
+
+    The account is opened with the holding, one holder at a time, so that a distribution to
+    100,000 holders updates their accounts instead of creating them while it holds the asset
+    (bench/README.md)."""
     insert_missing(session, Holding, [
         {"party_id": p, "instrument_id": i, "units": 0, "held_units": 0} for p, i in keys],
         ["party_id", "instrument_id"])
+    currencies = dict(session.execute(select(Instrument.id, Instrument.currency).where(
+        Instrument.id.in_(sorted({i for _, i in keys})))).all())
+    codes = sorted({(party_account(p, currencies[i], AVAILABLE), p, currencies[i])
+                    for p, i in keys})
+    insert_missing(session, Account, [
+        {"code": code, "party_id": p, "currency": currency, "purpose": AVAILABLE,
+         "balance_minor": 0, "allow_negative": False} for code, p, currency in codes],
+        ["code"])
 
 
 def apply_moves(session: Session, moves: Sequence[UnitMove]) -> None:

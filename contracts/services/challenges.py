@@ -48,7 +48,8 @@ from contracts.challenge_models import (
     ChallengeTeamMember,
 )
 from contracts.lifecycle import ChallengeState, MilestoneEvent, MilestoneState
-from ledger.accounts import AVAILABLE, HELD, party_account, post_transaction
+from ledger.account_codes import AVAILABLE, HELD, party_account
+from ledger.accounts import post_transaction
 from ledger.actor import Actor
 from ledger.canonical import canonical_bytes
 from ledger.clock import isoformat

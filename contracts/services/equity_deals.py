@@ -49,7 +49,7 @@ from contracts.models import LicenceGrant, LicenceOffer
 from contracts.services import licences
 from contracts.services.startups import load_cap_table, next_position, transaction_row
 from contracts.terms import LicenceTerms, parse_terms, terms_hash, terms_json
-from ledger.accounts import AVAILABLE, CLEARING, party_account, system_account
+from ledger.account_codes import AVAILABLE, CLEARING, party_account, system_account
 from ledger.actor import Actor
 from ledger.currency import format_minor, positive_minor
 from ledger.errors import Conflict, InvalidInput, NotFound, PermissionDenied

@@ -38,7 +38,8 @@ from contracts.services.licences import LICENSEE_KINDS
 from contracts.terms import parse_terms, terms_hash, terms_json
 from contracts.units import LicenceUnitTranche as TrancheRules
 from contracts.units import units_to_consume, validate_tranche_terms
-from ledger.accounts import AVAILABLE, HELD, lock_accounts, party_account, post_transaction
+from ledger.account_codes import AVAILABLE, HELD, party_account
+from ledger.accounts import lock_accounts, post_transaction
 from ledger.actor import Actor
 from ledger.clock import isoformat
 from ledger.currency import MAX_MINOR, format_minor, positive_minor

@@ -30,7 +30,7 @@ from contracts.royalties import (
     sublicence_due,
 )
 from contracts.terms import LicenceTerms, bind_licensee, parse_terms, terms_hash, terms_json
-from ledger.accounts import AVAILABLE, CLEARING, party_account, system_account
+from ledger.account_codes import AVAILABLE, CLEARING, party_account, system_account
 from ledger.actor import Actor
 from ledger.currency import format_minor
 from ledger.errors import Conflict, InvalidInput, NotFound, PermissionDenied

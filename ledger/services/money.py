@@ -7,16 +7,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
-from ledger.accounts import (
-    AVAILABLE,
-    CLEARING,
-    HELD,
-    PAYOUT,
-    balances_of,
-    party_account,
-    post_transaction,
-    system_account,
-)
+from ledger.account_codes import AVAILABLE, CLEARING, HELD, PAYOUT, party_account, system_account
+from ledger.accounts import balances_of, post_transaction
 from ledger.actor import Actor
 from ledger.currency import format_minor, positive_minor
 from ledger.errors import Conflict, IdempotencyConflict, NotFound

@@ -16,7 +16,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from ledger.accounts import AVAILABLE, CLEARING, party_account, post_transaction, system_account
+from ledger.account_codes import AVAILABLE, CLEARING, party_account, system_account
+from ledger.accounts import post_transaction
 from ledger.actor import Actor
 from ledger.canonical_rows import lines_canonical
 from ledger.collector import collector_paused

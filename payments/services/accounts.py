@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from ledger.accounts import system_account
+from ledger.account_codes import system_account
 from ledger.db import insert_missing
 from ledger.models import Account
 

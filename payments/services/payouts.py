@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ledger.accounts import AVAILABLE, PAYOUT, party_account, post_transaction
+from ledger.account_codes import AVAILABLE, PAYOUT, party_account
+from ledger.accounts import post_transaction
 from ledger.actor import Actor
 from ledger.currency import format_minor
 from ledger.errors import Conflict, InvalidInput, NotFound

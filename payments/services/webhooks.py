@@ -16,7 +16,8 @@ from sqlalchemy.exc import IntegrityError
 
 from contracts.models import Invoice
 from contracts.services.licences import settle_invoice
-from ledger.accounts import AVAILABLE, party_account, post_transaction
+from ledger.account_codes import AVAILABLE, party_account
+from ledger.accounts import post_transaction
 from ledger.currency import format_minor
 from ledger.errors import InvalidInput
 from ledger.models import Account

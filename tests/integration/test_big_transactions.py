@@ -14,16 +14,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from ledger.accounts import (
-    AVAILABLE,
-    CLEARING,
-    SQLITE_CHUNK,
-    Posted,
-    balances_of,
-    party_account,
-    post_transaction,
-    system_account,
-)
+from ledger.account_codes import AVAILABLE, CLEARING, party_account, system_account
+from ledger.accounts import SQLITE_CHUNK, Posted, balances_of, post_transaction
 from ledger.canonical import canonical_bytes, leaf_hash
 from ledger.db import BIG_BATCH
 from ledger.errors import InsufficientFunds

@@ -17,15 +17,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import ledger.accounts
 import ledger.db
-from ledger.accounts import (
-    AVAILABLE,
-    CLEARING,
-    HELD,
-    balances_of,
-    party_account,
-    post_transaction,
-    system_account,
-)
+from ledger.account_codes import AVAILABLE, CLEARING, HELD, party_account, system_account
+from ledger.accounts import balances_of, post_transaction
 from ledger.actor import Actor
 from ledger.canonical import canonical_bytes, leaf_hash
 from ledger.errors import InsufficientFunds, InsufficientUnits

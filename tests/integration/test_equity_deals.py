@@ -17,7 +17,7 @@ from contracts.ocf import MANIFEST_NAME, missing_fields, read_zip
 from contracts.services import equity_deals, startups
 from exchange.replay import compare_orders
 from exchange.services import trading
-from ledger.accounts import AVAILABLE, party_account
+from ledger.account_codes import AVAILABLE, party_account
 from ledger.actor import Actor
 from ledger.errors import (
     Conflict,

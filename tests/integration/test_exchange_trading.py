@@ -108,8 +108,8 @@ def test_a_buy_fills_against_a_resting_sell_with_delivery_versus_payment(
 def test_a_command_locks_and_opens_only_what_it_moves(
         mkt: Market, sessions: sessionmaker[Session]) -> None:
     """An order that rests touches its owner's units (a sell) or cash (a buy), not both, and
-    the fee account only once something trades: a seller with no cash yet gets no cash
-    accounts, and a resting order opens no fee account."""
+    the fee account only once something trades: a seller's resting order opens none of its
+    cash accounts (its available one came with its holding), and opens no fee account."""
     mkt.configure(fee_bps=25)
 
     def accounts() -> set[str]:
@@ -125,7 +125,8 @@ def test_a_command_locks_and_opens_only_what_it_moves(
     assert mkt.units(mkt.alice) == (600_000, 100)
     mkt.order(mkt.fund, "buy", 40, "10.00")  # trades: both parties' cash and units, and fees
     opened = accounts() - before
-    assert {f"{mkt.alice.party_id}:HKD:available", "ipx:HKD:fees"} <= opened
+    assert {f"{mkt.alice.party_id}:HKD:held", "ipx:HKD:fees"} <= opened
+    assert f"{mkt.alice.party_id}:HKD:available" in before
     assert mkt.cash(mkt.alice)[0] == "399.00" and mkt.units(mkt.fund) == (40, 0)
     with sessions() as session:
         assert compare(session) == [] and compare_orders(session) == []

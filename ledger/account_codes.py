@@ -1,0 +1,33 @@
+"""How money accounts are named: `owner:currency:purpose`, stable, as the journal records them.
+
+A party's accounts are opened on first use: by a posting to them, by a lock taken on them, or
+with a holding (`ledger.holdings.create_holdings`), so that a distribution to an instrument's
+holders finds every holder's account already there.
+"""
+
+from __future__ import annotations
+
+from ledger.journal import SYSTEM_OWNER
+
+# Purposes of a party's accounts, and of IPX's own.
+AVAILABLE = "available"  # the party's to spend or withdraw
+HELD = "held"  # reserved for open orders and other commitments
+PAYOUT = "payout"  # withdrawn, waiting to be paid out
+CLEARING = "clearing"  # IPX's side of money entering and leaving: may go negative
+FEES = "fees"  # the operator's fee income
+
+SYSTEM_PURPOSES = {CLEARING: True, FEES: False}
+
+
+def party_account(party_id: str, currency: str, purpose: str) -> str:
+    return f"{party_id}:{currency}:{purpose}"
+
+
+def system_account(currency: str, purpose: str) -> str:
+    return f"{SYSTEM_OWNER}:{currency}:{purpose}"
+
+
+def may_go_negative(code: str) -> bool:
+    """The overdraft rule a new account gets: only IPX's clearing accounts may go negative."""
+    owner, _, purpose = code.split(":")
+    return owner == SYSTEM_OWNER and SYSTEM_PURPOSES.get(purpose, False)

@@ -1,0 +1,90 @@
+"""A holding opens its holder's account in the instrument's currency (and migration 0016 opens
+the ones that older holdings lack), so that a distribution only updates accounts."""
+
+from __future__ import annotations
+
+from alembic import command
+from sqlalchemy import insert, select
+
+import migrations
+from ledger.account_codes import AVAILABLE, party_account
+from ledger.models import Account, Holding
+from ledger.replay import compare
+from ledger.services import assets, money, parties, revenue
+from tests.integration.conftest import World
+
+
+def _accounts(world: World) -> dict[str, tuple[str | None, str, str, int, bool]]:
+    with world.sessions() as session:
+        return {a.code: (a.party_id, a.currency, a.purpose, a.balance_minor, a.allow_negative)
+                for a in session.execute(select(Account)).scalars()}
+
+
+def _hkd(party_id: str) -> str:
+    return party_account(party_id, "HKD", AVAILABLE)
+
+
+def _replay_agrees(world: World) -> None:
+    with world.sessions() as session:
+        assert compare(session) == []
+
+
+def test_a_listing_opens_the_owner_and_inventors_accounts(world: World) -> None:
+    accounts = _accounts(world)
+    for actor in (world.university, world.alice, world.bob):
+        assert accounts[_hkd(actor.party_id)] == (actor.party_id, "HKD", AVAILABLE, 0, False)
+    assert _hkd(world.investor.party_id) not in accounts
+    _replay_agrees(world)
+
+
+def test_a_transfer_opens_the_recipients_account_once(world: World) -> None:
+    inventor_class = world.instrument("inventor")
+    investor = _hkd(world.investor.party_id)
+    for units in (10, 5):
+        assets.transfer_units(world.uow(), world.alice, inventor_class,
+                              world.investor.party_id, units)
+        assert _accounts(world)[investor] == (world.investor.party_id, "HKD", AVAILABLE, 0,
+                                              False)
+    dana = parties.register_party(world.uow(), world.operator, "Dana", "investor").id
+    money.deposit(world.uow(), world.operator, dana, "5.00", "HKD", "d1")
+    before = _accounts(world)
+    assets.transfer_units(world.uow(), world.alice, inventor_class, dana, 1)
+    assert _accounts(world) == before  # Dana's account existed: left as it was
+    _replay_agrees(world)
+
+
+def test_a_distribution_to_holders_creates_none_of_their_accounts(world: World) -> None:
+    for n in range(3):
+        assets.transfer_units(world.uow(), world.alice, world.instrument("inventor"),
+                              world.investor.party_id if n == 0 else world.bob.party_id, 100)
+    holders = {_hkd(a.party_id) for a in (world.alice, world.bob, world.investor,
+                                          world.university)}
+    before = _accounts(world)
+    assert holders <= set(before)
+    view = revenue.record_revenue(world.uow(), world.operator, world.listing.asset.id,
+                                  "1000.00", "HKD", "royalty", "R1")
+    after = _accounts(world)
+    credited = {_hkd(line.party_id) for line in view.lines}
+    assert credited <= holders
+    assert all(after[code][3] > before[code][3] for code in credited)
+    _replay_agrees(world)
+
+
+def test_migration_0016_opens_the_accounts_older_holdings_lack(world: World,
+                                                               database_url: str) -> None:
+    money.deposit(world.uow(), world.operator, world.alice.party_id, "7.00", "HKD", "d1")
+    eve = parties.register_party(world.uow(), world.operator, "Eve", "investor").id
+    world.sessions.kw["bind"].dispose()  # let the migration take the database
+    config = migrations.alembic_config(database_url)
+    command.downgrade(config, "0015")
+    with world.sessions() as session:  # a holding as written before 0016, without its account
+        session.execute(insert(Holding).values(party_id=eve, instrument_id=world.instrument(
+            "inventor"), units=0, held_units=0))
+        session.commit()
+    before = _accounts(world)
+    world.sessions.kw["bind"].dispose()
+    command.upgrade(config, "head")
+    after = _accounts(world)
+    assert after == before | {_hkd(eve): (eve, "HKD", AVAILABLE, 0, False)}
+    assert after[_hkd(world.alice.party_id)][3] == 700  # an account in use is left as it was
+    _replay_agrees(world)
