@@ -204,8 +204,11 @@ def _post_to_accounts(session: Session, postings: Sequence[Posting]) -> dict[str
 def _write_balances(session: Session, accounts: Mapping[str, AccountState],
                     balances: Mapping[str, int]) -> None:
     """Store the new balances, and keep any Account object the session holds in step."""
-    changed = [(accounts[code].id, balance) for code, balance in balances.items()
-               if balance != accounts[code].balance_minor]
+    # In row order, not code order: accounts are opened one holder at a time, so their codes
+    # lie at random in the table. On SQLite 100,000 updates took 0.61 s in code order and
+    # 0.28-0.31 s in row order (bench/README.md). The rows are locked already.
+    changed = sorted((accounts[code].id, balance) for code, balance in balances.items()
+                     if balance != accounts[code].balance_minor)
     if not changed:
         return
     connection = session.connection()
@@ -230,6 +233,10 @@ def money_rider(*, kind: str, at: datetime, client_id: str | None, request_hash:
     encoding its postings a second time). On PostgreSQL the postings' references are checked
     once, at the end of the entry's statement."""
     transaction_id = new_id("txn")
+    # Inserted in account order, so that the postings' account index is written page after
+    # page: for 100,000 accounts opened in random order, SQLite's append with the postings took
+    # 0.86-1.05 s in code order and 0.38-0.41 s in account order (bench/README.md).
+    rows = sorted(zip(account_ids, amounts, strict=True))
 
     def write(connection: Connection, entry: AppendedEntry) -> None:
         connection.execute(_INSERT_TRANSACTION, {
@@ -237,15 +244,14 @@ def money_rider(*, kind: str, at: datetime, client_id: str | None, request_hash:
             "request_hash": request_hash or entry.leaf_hash.hex(), "journal_seq": entry.seq,
             "created_at": at})
         connection.exec_driver_sql(_INSERT_POSTINGS_SQLITE, [
-            (transaction_id, account_id, amount)
-            for account_id, amount in zip(account_ids, amounts, strict=True)])
+            (transaction_id, account_id, amount) for account_id, amount in rows])
 
     return transaction_id, Rider(
         statements=(_TRANSACTION_PG, _POSTINGS_PG), binds=_MONEY_BINDS, write=write,
         params=lambda: {
             "money_id": transaction_id, "money_client_id": client_id,
             "money_request_hash": request_hash, "money_kind": kind, "money_created_at": at,
-            "money_account_ids": list(account_ids), "money_amounts": list(amounts)})
+            "money_account_ids": [a for a, _ in rows], "money_amounts": [m for _, m in rows]})
 
 
 @dataclass(frozen=True)
