@@ -40,8 +40,8 @@ def test_migrations_build_the_models_schema(database_url: str) -> None:
 
 
 def test_the_last_migrations_go_down_and_up(database_url: str) -> None:
-    """Down past 0014 (a column; 0015 changes only how PostgreSQL stores a column, below, and
-    0016 only rows, test_holders_accounts.py)."""
+    """Down past 0014 (a column; 0015 and 0017 change only how PostgreSQL stores a column,
+    below, and 0016 only rows, test_holders_accounts.py)."""
     config = migrations.alembic_config(database_url)
     command.downgrade(config, "0013")
     assert _differences(database_url) != []
@@ -49,23 +49,27 @@ def test_the_last_migrations_go_down_and_up(database_url: str) -> None:
     test_migrations_build_the_models_schema(database_url)
 
 
-def _body_compression(url: str) -> str:
+def _compression(url: str, table: str, column: str) -> str:
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
             return str(connection.exec_driver_sql(
-                "SELECT attcompression FROM pg_attribute WHERE attname = 'body' "
-                "AND attrelid = 'journal_entries'::regclass").scalar_one())
+                "SELECT attcompression FROM pg_attribute WHERE attname = %(column)s "
+                "AND attrelid = %(table)s::regclass",
+                {"column": column, "table": table}).scalar_one())
     finally:
         engine.dispose()
 
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-def test_journal_bodies_are_compressed_with_lz4(database_url: str) -> None:
-    assert _body_compression(database_url) == "l"
+@pytest.mark.parametrize(("table", "column", "before"), [
+    ("journal_entries", "body", "0014"), ("idempotency_records", "response_body", "0016")])
+def test_large_texts_are_compressed_with_lz4(database_url: str, table: str, column: str,
+                                             before: str) -> None:
+    assert _compression(database_url, table, column) == "l"
     config = migrations.alembic_config(database_url)
-    command.downgrade(config, "0014")
-    assert _body_compression(database_url) == ""  # the server's default, pglz
+    command.downgrade(config, before)
+    assert _compression(database_url, table, column) == ""  # the server's default, pglz
     command.upgrade(config, "head")
-    assert _body_compression(database_url) == "l"
+    assert _compression(database_url, table, column) == "l"
