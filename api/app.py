@@ -42,6 +42,8 @@ Authenticate with `Authorization: Bearer <api key>`. Every error is
 `application/problem+json` (RFC 9457). Money is `{"amount": "<decimal string>", "currency":
 "<ISO 4217>"}`. Every state-changing request accepts an `Idempotency-Key` header: a retry
 with the same key returns the first response; the same key with another body is refused.
+A 5xx, or a 409 `concurrent-conflict` (the request lost a race with another and changed
+nothing), is not kept: send the same request again, with the same key.
 Lists return a JSON array; the next page, if any, is in the `Link: <...>; rel="next"` header.
 
 Journal sequence numbers start at 1; an entry's Merkle leaf index is `seq - 1`.

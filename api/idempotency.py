@@ -8,6 +8,7 @@ import json
 from flask import Flask, Response, g, request
 
 from api.context import uow
+from api.problems import lost_a_race
 from ledger.errors import InvalidInput
 from ledger.services.idempotency import StoredResponse, claim, complete
 
@@ -44,8 +45,8 @@ def _after(response: Response) -> Response:
     if claimed is None:
         return response
     party, key = claimed
-    if response.status_code >= 500:
-        complete(uow(), party, key, None)  # a failure changed nothing: let the client retry
+    if response.status_code >= 500 or lost_a_race(response):
+        complete(uow(), party, key, None)  # nothing was changed: let the client retry
     else:
         body = response.get_data(as_text=True)
         secrets = SECRET_FIELDS.get(request.endpoint or "")

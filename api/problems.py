@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, Response, json
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from ledger.errors import (
@@ -19,6 +19,10 @@ from ledger.errors import (
 from payments.provider import ProviderUnavailable
 
 PROBLEM_BASE = "https://ipx.dev/problems/"
+# PostgreSQL aborts one of two transactions that wait on each other (deadlock_detected) or that
+# a serializable snapshot cannot order (serialization_failure): the loser committed nothing.
+RETRYABLE_SQLSTATES = {"40P01", "40001"}
+CONCURRENT_CONFLICT = "concurrent-conflict"
 PROBLEM_JSON = "application/problem+json"
 
 _STATUS: list[tuple[type[DomainError], int]] = [
@@ -101,19 +105,34 @@ def http_problem(error: HTTPException) -> Response:
     return problem(status, slug, error.name, str(detail), headers=data.get("headers"))
 
 
+def lost_a_race(response: Response) -> bool:
+    """Whether this is the answer to a request that lost to a concurrent one: nothing was
+    done, so the same request may simply be sent again."""
+    return (response.status_code == 409 and response.mimetype == PROBLEM_JSON
+            and (response.get_json(silent=True) or {}).get("type")
+            == PROBLEM_BASE + CONCURRENT_CONFLICT)
+
+
 def register(app: Flask) -> None:
     app.register_error_handler(DomainError, domain_problem)
     app.register_error_handler(HTTPException, http_problem)
 
-    @app.errorhandler(IntegrityError)
-    def _concurrent(error: IntegrityError) -> Response:
-        # A uniqueness race lost to a concurrent request: nothing of this one was committed.
-        app.logger.warning("integrity error: %s", error.orig)
-        return problem(409, "concurrent-conflict", "Conflict",
+    def _concurrent(error: Exception) -> Response:
+        app.logger.warning("lost to a concurrent request: %s", error)
+        return problem(409, CONCURRENT_CONFLICT, "Conflict",
                        "a concurrent request changed the same data; nothing was changed, retry")
+
+    # A uniqueness race lost to a concurrent request: nothing of this one was committed.
+    app.register_error_handler(IntegrityError, _concurrent)
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:
         app.logger.exception("unhandled error", exc_info=error)
         return problem(500, "internal-error", "Internal Server Error",
                        "an unexpected error occurred; nothing was changed")
+
+    @app.errorhandler(OperationalError)
+    def _operational(error: OperationalError) -> Response:
+        if getattr(error.orig, "sqlstate", None) in RETRYABLE_SQLSTATES:
+            return _concurrent(error.orig)
+        return _unexpected(error)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from ledger.models import IdempotencyRecord
+from ledger.services import money as money_service
 from tests.api.conftest import World, assert_problem, asset_body, balances, money, tree_size
 
 REPLAYED = "Idempotent-Replayed"
@@ -202,3 +206,42 @@ def test_a_retried_key_issuance_issues_one_key_and_never_stores_the_secret(
     with app.extensions["ipx"].sessions() as session:
         stored = session.execute(select(IdempotencyRecord.response_body)).scalars().all()
     assert stored and not any(first.json["key"] in body for body in stored)
+
+
+@pytest.mark.parametrize("orig", [psycopg.errors.DeadlockDetected("deadlock detected"),
+                                  psycopg.errors.SerializationFailure("could not serialize")])
+def test_a_request_that_lost_a_race_can_be_retried_with_its_key(
+        client: FlaskClient, world: World, monkeypatch: pytest.MonkeyPatch,
+        orig: Exception) -> None:
+    """PostgreSQL aborted it for a concurrent transaction: a 409 to retry, and the retry with
+    the same key runs (a lost race is not a result to replay)."""
+    def aborted(*_: Any, **__: Any) -> None:
+        raise OperationalError("INSERT INTO accounts ...", {}, orig)
+
+    key = {"Idempotency-Key": "raced"}
+    body = {"party_id": world.bob.party_id, "amount": money("7.00"), "reference": "raced"}
+    size = tree_size(client)
+    with monkeypatch.context() as patch:
+        patch.setattr(money_service, "deposit", aborted)
+        lost = world.op.post("/v1/deposits", body, headers=key)
+    assert_problem(lost, 409, slug="concurrent-conflict")
+    assert tree_size(client) == size
+    retried = world.op.post("/v1/deposits", body, headers=key)
+    assert retried.status_code == 201, retried.json
+    assert REPLAYED not in retried.headers
+    assert world.op.post("/v1/deposits", body, headers=key).headers[REPLAYED] == "true"
+    assert tree_size(client) == size + 1
+
+
+def test_other_database_failures_are_a_500_that_can_be_retried(
+        client: FlaskClient, world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    def failed(*_: Any, **__: Any) -> None:
+        raise OperationalError("COMMIT", {}, sqlite3.OperationalError("disk I/O error"))
+
+    key = {"Idempotency-Key": "io"}
+    body = {"party_id": world.bob.party_id, "amount": money("7.00"), "reference": "io"}
+    with monkeypatch.context() as patch:
+        patch.setattr(money_service, "deposit", failed)
+        assert_problem(world.op.post("/v1/deposits", body, headers=key), 500,
+                       slug="internal-error")
+    assert world.op.post("/v1/deposits", body, headers=key).status_code == 201
