@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, Response, json
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from ledger.errors import (
@@ -117,12 +117,13 @@ def register(app: Flask) -> None:
     app.register_error_handler(DomainError, domain_problem)
     app.register_error_handler(HTTPException, http_problem)
 
-    def _concurrent(error: Exception) -> Response:
-        app.logger.warning("lost to a concurrent request: %s", error)
+    def _concurrent(error: DBAPIError) -> Response:
+        # A uniqueness race lost to a concurrent request, or a transaction PostgreSQL aborted
+        # for another's sake: nothing of this one was committed.
+        app.logger.warning("lost to a concurrent request: %s", error.orig)
         return problem(409, CONCURRENT_CONFLICT, "Conflict",
                        "a concurrent request changed the same data; nothing was changed, retry")
 
-    # A uniqueness race lost to a concurrent request: nothing of this one was committed.
     app.register_error_handler(IntegrityError, _concurrent)
 
     @app.errorhandler(Exception)
@@ -134,5 +135,5 @@ def register(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     def _operational(error: OperationalError) -> Response:
         if getattr(error.orig, "sqlstate", None) in RETRYABLE_SQLSTATES:
-            return _concurrent(error.orig)
+            return _concurrent(error)
         return _unexpected(error)
