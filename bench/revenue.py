@@ -9,9 +9,10 @@
     the inventor; bench/bulkjournal.py), so the journal stays consistent, and the HKD account
     that a transfer opens for each new holder (`ledger.holdings.create_holdings`; with
     `--holders-without-accounts`, none, as for holdings from before migration 0016). The timed
-    call is the service itself, `ledger.services.revenue.record_revenue`, twice: the first
-    receipt (without accounts, it creates them) and a second one. Prints
-    the time (goal < 2 s), the journal entry's size, then checks `ipx ledger verify` and
+    call is the service itself, `ledger.services.revenue.record_revenue`, `--receipts` times
+    (default 5) one after another (without the accounts, the first creates them). Prints each
+    time (goal < 2 s), their median and slowest, and the journal entry's size; then one more
+    receipt through the API (Flask test client); then checks `ipx ledger verify` and
     `ipx ledger replay --check` (both must exit 0) and verifies one holder's statement offline.
 
 (b) statement: a party with `--lines` (default 10,000) money lines spread over a
@@ -30,8 +31,8 @@ A benchmark, not a test: it prints figures and asserts nothing about time.
 
     python bench/revenue.py [--parts distribute,statement] [--engines sqlite,postgresql]
                             [--holders 100000] [--entries 1000000] [--lines 10000]
-                            [--rebuild] [--check-journal] [--profile] [--breakdown]
-                            [--holders-without-accounts]
+                            [--receipts 5] [--rebuild] [--check-journal] [--profile]
+                            [--breakdown] [--holders-without-accounts]
 """
 
 from __future__ import annotations
@@ -284,12 +285,15 @@ def bench_distribute(name: str, url: str, home: Path, args: argparse.Namespace) 
             f"{time.perf_counter() - t0:.1f} s")
         first = ("first receipt (the holders' accounts exist)" if accounts
                  else "first receipt (creates every holder's account)")
-        for n, label in ((1, first), (2, "second receipt (accounts exist: updates)")):
+        times: list[float] = []
+        for n in range(1, args.receipts + 1):
+            label = first if n == 1 else f"receipt {n}"
             cpu = time.process_time()
             view, seconds, profile = timed(lambda n=n: record_revenue(  # type: ignore[misc]
                 UnitOfWork(sessions), operator, asset_id, Decimal("1000000.00"), "HKD",
                 "royalty", f"bench-{n}"), args.profile)
             cpu = time.process_time() - cpu
+            times.append(seconds)
             with sessions() as session:
                 size = len(session.execute(select(JournalEntry.body).where(
                     JournalEntry.seq == view.distribution.journal_seq)).scalar_one()
@@ -299,13 +303,16 @@ def bench_distribute(name: str, url: str, home: Path, args: argparse.Namespace) 
                 f"{view.distribution.journal_seq}: {size:,} bytes ({size / 2**20:.1f} MiB)")
             if profile:
                 say(profile)
+        if len(times) > 1:
+            say(f"  {len(times)} receipts: median {statistics.median(times):.2f} s, slowest "
+                f"{max(times):.2f} s ({goal(max(times))})")
         if args.breakdown:
             with Breakdown() as breakdown:
                 t0 = time.perf_counter()
                 record_revenue(UnitOfWork(sessions), operator, asset_id, Decimal("1000000.00"),
-                               "HKD", "royalty", "bench-3")
+                               "HKD", "royalty", "bench-breakdown")
                 seconds = time.perf_counter() - t0
-            say(f"  where a third receipt's {seconds:.2f} s go (wall, nested):")
+            say(f"  where one more receipt's {seconds:.2f} s go (wall, nested):")
             for line in breakdown.lines():
                 say(f"    {line}")
         identity = LogIdentity(ORIGIN, load_or_create_signing_key(home))
@@ -779,12 +786,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check-journal", action="store_true",
                         help="in (b), also run `ipx ledger verify` and `ipx ledger replay "
                              "--check` over the built journal (slow)")
+    parser.add_argument("--receipts", type=int, default=5,
+                        help="in (a), receipts timed one after another (default 5)")
     parser.add_argument("--breakdown", action="store_true",
-                        help="in (a), time a third receipt by its main steps")
+                        help="in (a), time one more receipt by its main steps")
     parser.add_argument("--holders-without-accounts", action="store_true",
                         help="in (a), holders without the accounts a transfer opens (holdings "
                              "from before migration 0016): the first receipt creates them")
     args = parser.parse_args(argv)
+    if args.receipts < 1:
+        raise SystemExit("--receipts: at least 1")
     engines = parse_engines(args.engines)
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
     if not parts or set(parts) - {"distribute", "statement"}:
