@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response
+from flask import Response, jsonify
 from flask_smorest import Blueprint
 
 from api import auth
@@ -28,8 +28,22 @@ blp = Blueprint("revenue", __name__, url_prefix="/v1", description="Revenue and 
 def receive(body: dict[str, Any], asset_id: str) -> Any:
     """Record revenue of an asset and split it by its pinned policy (owner or operator)."""
     money = body["amount"]
-    return revenue.record_revenue(uow(), caller(), asset_id, money["amount"], money["currency"],
-                                  body["source"], body["reference"])
+    return _with_lines(revenue.record_revenue(uow(), caller(), asset_id, money["amount"],
+                                              money["currency"], body["source"],
+                                              body["reference"]))
+
+
+def _with_lines(view: revenue.DistributionView) -> Any:
+    """The distribution as `DistributionSchema` dumps it, its lines spliced in from the journal
+    entry's own encoding of them: the same JSON (sorted keys, no spaces), not built again for
+    each of 100,000 lines (0.2 s, bench/README.md)."""
+    if view.lines_json is None:
+        return view
+    response = jsonify(DistributionSchema(exclude=("lines",)).dump(view))
+    head = response.get_data(as_text=True).rstrip()
+    response.set_data(f'{head[:-1]},"lines":{view.lines_json.decode()}}}\n')
+    response.status_code = 201
+    return response
 
 
 @blp.route("/distributions/<distribution_id>", methods=["GET"])

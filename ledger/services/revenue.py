@@ -48,6 +48,8 @@ class DistributionView:
     distribution: Distribution
     steps: list[dict[str, Any]]
     lines: Sequence[Line]  # as the journal entry records them
+    # The entry's own RFC 8785 encoding of the lines, where at hand (a new distribution).
+    lines_json: bytes | None = None
 
 
 def platform_fee_bps(uow: UnitOfWork) -> int:
@@ -183,14 +185,21 @@ def distribute(
         "class_totals": {c: fmt(a) for c, a in result.class_totals.items()},
         "class_units": dict(result.class_units),
     }
-    # "lines": [{"party_id", "class", "units", "amount"}, ...], written directly.
+    # "lines": [{"party_id", "class", "units", "amount"}, ...], written directly, and kept
+    # for the view (the API answers with the same text).
+    lines_json: list[bytes] = []
+
+    def encode_lines() -> bytes:
+        lines_json.append(lines_canonical(result.lines, currency))
+        return lines_json[-1]
+
     posted = post_transaction(uow, kind="revenue.distributed", postings=postings, data=data,
                               actor=actor_id, parties=[asset.owner_id],
-                              data_encoders={"lines": lambda: lines_canonical(result.lines,
-                                                                              currency)})
+                              data_encoders={"lines": encode_lines})
     distribution.journal_seq = posted.journal_seq
     session.add(distribution)
-    return DistributionView(distribution, steps, result.lines)
+    return DistributionView(distribution, steps, result.lines,
+                            lines_json[-1] if lines_json else None)
 
 
 def read_distribution(uow: UnitOfWork, actor: Actor, distribution_id: str) -> DistributionView:
