@@ -2,8 +2,8 @@
 
 (a) distribute: one receipt of an asset's revenue split to `--holders` (default 100,000)
     holders of its inventor class, per engine. Setup through the services where it is small
-    (operator, university, inventor, the asset listed with the `hku-2023` policy, a deposit of
-    HKD 1.00 so that IPX's HKD clearing account exists), then in bulk
+    (operator, university, inventor, the asset listed with the `hku-2023` policy, which opens
+    IPX's HKD clearing account and the operator's), then in bulk
     with SQLAlchemy Core for the holders: their `parties` and `holdings` rows *and* the journal
     entries the services would have written for them (`party.created`, `units.transferred` from
     the inventor; bench/bulkjournal.py), so the journal stays consistent, and the HKD account
@@ -98,7 +98,7 @@ from ledger.models import (
 from ledger.models import Posting as PostingRow
 from ledger.policy import policy_hash, resolve_policy
 from ledger.postings import Posting, UnitMove
-from ledger.services import money, parties
+from ledger.services import parties
 from ledger.services.assets import list_asset
 from ledger.services.revenue import record_revenue
 from ledger.services.statements import build_statement
@@ -214,9 +214,8 @@ def goal(seconds: float) -> str:
 
 def setup_holders(sessions: sessionmaker[Session], holders: int, accounts: bool
                   ) -> tuple[Actor, str, str, int]:
-    """Operator, university, inventor, asset and a deposit of HKD 1.00 to the inventor through
-    the services; `holders` holders of the inventor class in bulk, with (if `accounts`) the HKD
-    accounts their transfers open.
+    """Operator, university, inventor and asset through the services; `holders` holders of
+    the inventor class in bulk, with (if `accounts`) the HKD accounts their transfers open.
     Returns (operator, asset id, inventor class instrument, units)."""
     party, _ = parties.bootstrap_operator(UnitOfWork(sessions))
     operator = Actor(party.id, "operator")
@@ -229,10 +228,6 @@ def setup_holders(sessions: sessionmaker[Session], holders: int, accounts: bool
                          inventors=[{"party_id": inventor.id, "share": "1"}],
                          policy="hku-2023", currency="HKD")
     instrument = next(i for i in listing.instruments if i.unit_class == "inventor")
-    # A platform that has taken HKD before: its clearing account exists. Without it the first
-    # receipt creates that account, and on both engines locks (reads) the 100,000 holders'
-    # accounts twice to do so (bench/README.md, tenth pass).
-    money.deposit(UnitOfWork(sessions), operator, inventor.id, "1.00", "HKD", "bench")
     rng = random.Random(SEED)
     ids = [_rid(rng, "pty") for _ in range(holders)]
     units = [rng.randint(1, 9) for _ in range(holders)]

@@ -1,8 +1,9 @@
 """How money accounts are named: `owner:currency:purpose`, stable, as the journal records them.
 
-A party's accounts are opened on first use: by a posting to them, by a lock taken on them, or
-with a holding (`ledger.holdings.create_holdings`), so that a distribution to an instrument's
-holders finds every holder's account already there.
+An account is opened on first use: by a posting to it or a lock taken on it; and ahead of the
+distributions that pay through it (`ledger.account_opening`): a holder's with its holding, IPX's
+clearing account and the owner's, operator's and residual holder's with an asset's listing, so
+that a distribution to an instrument's holders finds every account already there.
 """
 
 from __future__ import annotations

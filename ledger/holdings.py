@@ -8,8 +8,9 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from ledger.account_codes import AVAILABLE, party_account
+from ledger.account_opening import open_accounts
 from ledger.db import insert_missing, lock_creating_missing
-from ledger.models import Account, Holding, Instrument
+from ledger.models import Holding, Instrument
 from ledger.postings import UnitMove, apply_unit_moves
 
 
@@ -37,12 +38,7 @@ def create_holdings(session: Session, keys: list[tuple[str, str]]) -> None:
         ["party_id", "instrument_id"])
     currencies = dict(session.execute(select(Instrument.id, Instrument.currency).where(
         Instrument.id.in_(sorted({i for _, i in keys})))).all())
-    codes = sorted({(party_account(p, currencies[i], AVAILABLE), p, currencies[i])
-                    for p, i in keys})
-    insert_missing(session, Account, [
-        {"code": code, "party_id": p, "currency": currency, "purpose": AVAILABLE,
-         "balance_minor": 0, "allow_negative": False} for code, p, currency in codes],
-        ["code"])
+    open_accounts(session, (party_account(p, currencies[i], AVAILABLE) for p, i in keys))
 
 
 def apply_moves(session: Session, moves: Sequence[UnitMove]) -> None:

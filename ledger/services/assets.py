@@ -11,6 +11,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ledger.account_codes import AVAILABLE, CLEARING, party_account, system_account
+from ledger.account_opening import open_accounts
 from ledger.actor import Actor
 from ledger.canonical import canonical_bytes
 from ledger.currency import exponent, format_minor, positive_minor
@@ -46,6 +48,20 @@ class AssetListing:
     policy: Policy
     inventors: list[AssetInventor]
     instruments: list[Instrument]
+
+
+def _distribution_accounts(session: Session, owner_id: str, currency: str,
+                           policy: Mapping[str, Any]) -> list[str]:
+    """The accounts every distribution of an asset moves money through besides its holders'
+    (which their holdings open): IPX's clearing account, which pays the receipts the
+    operator records, and the available accounts of the owner, the operator (the platform
+    fee) and a named residual holder."""
+    parties = {owner_id}
+    if policy["residual_holder"] != "owner":
+        parties.add(policy["residual_holder"])
+    parties.update(session.execute(select(Party.id).where(Party.kind == "operator")).scalars())
+    return [system_account(currency, CLEARING)] + [party_account(p, currency, AVAILABLE)
+                                                   for p in sorted(parties)]
 
 
 def pin_policy(uow: UnitOfWork, actor_id: str, spec: str | Mapping[str, Any]) -> Policy:
@@ -186,6 +202,7 @@ def issue_asset(
             moves.append(UnitMove(owner_id, instrument.id, total))
     session.add_all(rows + instruments)
     session.flush()
+    open_accounts(session, _distribution_accounts(session, owner_id, currency, body))
     apply_moves(session, moves)
     uow.journal.append(
         "asset.listed",

@@ -1,5 +1,6 @@
 """A holding opens its holder's account in the instrument's currency (and migration 0016 opens
-the ones that older holdings lack), so that a distribution only updates accounts."""
+the ones that older holdings lack), and a listing the other accounts its distributions pay
+through, so that a distribution only updates accounts."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from alembic import command
 from sqlalchemy import insert, select
 
 import migrations
-from ledger.account_codes import AVAILABLE, party_account
+from ledger.account_codes import AVAILABLE, CLEARING, party_account, system_account
 from ledger.models import Account, Holding
 from ledger.replay import compare
 from ledger.services import assets, money, parties, revenue
@@ -34,6 +35,32 @@ def test_a_listing_opens_the_owner_and_inventors_accounts(world: World) -> None:
     for actor in (world.university, world.alice, world.bob):
         assert accounts[_hkd(actor.party_id)] == (actor.party_id, "HKD", AVAILABLE, 0, False)
     assert _hkd(world.investor.party_id) not in accounts
+    _replay_agrees(world)
+
+
+def test_a_listing_opens_the_accounts_its_distributions_pay_through(world: World) -> None:
+    """In a currency IPX has never moved, with a platform fee and a residual holder: the first
+    receipt finds every account it touches (creating one would lock them all twice)."""
+    revenue.set_platform_fee(world.uow(), world.operator, 150)
+    policy = {"classes": ["inventor", "university"], "residual_holder": world.investor.party_id,
+              "tiers": [{"from": "0", "shares": {"inventor": "70", "university": "30"}}]}
+    listing = assets.list_asset(
+        world.uow(), world.university, title="Euro patent", kind="patent", jurisdiction="EP",
+        policy=policy, currency="EUR", inventors=[{"party_id": world.alice.party_id,
+                                                   "share": "1"}])
+    accounts = _accounts(world)
+    assert accounts[system_account("EUR", CLEARING)] == (None, "EUR", CLEARING, 0, True)
+    for party in (world.operator, world.university, world.investor, world.alice):
+        code = party_account(party.party_id, "EUR", AVAILABLE)
+        assert accounts[code] == (party.party_id, "EUR", AVAILABLE, 0, False)
+    view = revenue.record_revenue(world.uow(), world.operator, listing.asset.id, "1000.01",
+                                  "EUR", "royalty", "first EUR")
+    after = _accounts(world)
+    assert set(after) == set(accounts)
+    assert after[party_account(world.operator.party_id, "EUR", AVAILABLE)][3] == 1500
+    assert after[system_account("EUR", CLEARING)][3] == -100001
+    assert {line.party_id for line in view.lines} == {  # the investor has the leftover cents
+        world.alice.party_id, world.university.party_id, world.investor.party_id}
     _replay_agrees(world)
 
 
