@@ -34,6 +34,8 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, class_mapper, sessionmaker
 from sqlalchemy.types import UserDefinedType
 
+from ledger.sqlite_writers import QueuedWriterConnection
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -61,9 +63,10 @@ def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     if is_sqlite(url):
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
+            url, connect_args={"check_same_thread": False, "timeout": 30,
+                               "factory": QueuedWriterConnection}, **kwargs
         )
-        _configure_sqlite(engine, "BEGIN" if read_only else "BEGIN IMMEDIATE")
+        _configure_sqlite(engine, read_only)
         return engine
     engine = create_engine(url, **kwargs)
     _ping_when_idle(engine)
@@ -119,7 +122,7 @@ def detached_rows(model: type[M], columns: list[str], rows: Iterable[Iterable[An
     return made
 
 
-def _configure_sqlite(engine: Engine, begin: str) -> None:
+def _configure_sqlite(engine: Engine, read_only: bool) -> None:
     # pysqlite's own transaction handling defers BEGIN and cannot do BEGIN IMMEDIATE; take over.
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -134,7 +137,11 @@ def _configure_sqlite(engine: Engine, begin: str) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql(begin)
+        if read_only:
+            conn.exec_driver_sql("BEGIN")
+            return
+        conn.connection.dbapi_connection.queue_to_write()
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def is_postgresql(session: Session) -> bool:
