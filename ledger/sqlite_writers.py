@@ -6,7 +6,9 @@ free between one transaction's end and the next writer's wake-up, and a writer c
 several others. Here a write transaction first takes an exclusive `flock` on a file beside the
 database, which the kernel hands to the next waiter the moment it is released at COMMIT or
 ROLLBACK; `BEGIN IMMEDIATE` then finds the database free (bench/README.md). Readers that begin
-without the write lock (`make_engine(read_only=True)`) do not queue.
+without the write lock (`make_engine(read_only=True)`) do not queue. The queue only orders
+writers: `BEGIN IMMEDIATE` still takes SQLite's own lock, so nothing depends on it for
+correctness (a writer that does not queue, such as the `sqlite3` shell, just waits as before).
 """
 
 from __future__ import annotations
@@ -29,14 +31,15 @@ class QueuedWriterConnection(sqlite3.Connection):
     def __init__(self, database: Any, *args: Any, **kwargs: Any) -> None:
         super().__init__(database, *args, **kwargs)
         path = os.fspath(database)
-        in_memory = path in ("", ":memory:") or path.startswith("file::memory:")
+        # A file's path; not in memory, nor a "file:" URI, whose file a path cannot name.
+        queues = path not in ("", ":memory:") and not path.startswith("file:")
         self._path = os.path.realpath(path)
-        self._writers = None if in_memory else os.open(f"{self._path}-writers",
-                                                       os.O_RDWR | os.O_CREAT, 0o600)
+        self._writers = (os.open(f"{self._path}-writers", os.O_RDWR | os.O_CREAT, 0o600)
+                         if queues else None)
         self._queued = False
 
     def queue_to_write(self) -> None:
-        """Wait until no other connection to this database is writing (no-op in memory).
+        """Wait until no other connection to this database is writing (a no-op in memory).
 
         Raises `sqlite3.OperationalError` if this thread is writing to the same database on
         another connection: it would wait for itself."""
