@@ -50,6 +50,7 @@ from contracts.services import licences
 from contracts.services.startups import load_cap_table, next_position, transaction_row
 from contracts.terms import LicenceTerms, parse_terms, terms_hash, terms_json
 from ledger.account_codes import AVAILABLE, CLEARING, party_account, system_account
+from ledger.account_opening import open_accounts
 from ledger.actor import Actor
 from ledger.currency import format_minor, positive_minor
 from ledger.errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -312,6 +313,12 @@ def accept(uow: UnitOfWork, actor: Actor, deal_id: str, accepted_hash: str) -> D
         row = _deal_row(uow, actor, deal_id, lock=True)
         before = _core_deal(uow, row)
         accepted = core.accept_deal(before, by=actor.party_id, terms_hash=accepted_hash)
+        # The shares become units the university holds, and a holding opens its holder's
+        # account in the instrument's (the start-up's) currency: opened now, before the
+        # journal's head is locked, so that the insert never waits while it is held.
+        startup = _registered(uow, row.startup_id, lock=False)
+        open_accounts(uow.session, [party_account(row.university_id, startup.currency,
+                                                  AVAILABLE)])
         _record_step(uow, row, before, accepted, {})
         distribution_ids = _execute(uow, actor, row, accepted)
         view = _view(uow, row, distribution_ids)

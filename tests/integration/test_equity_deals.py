@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from contracts.equity_models import EquityDealStep, StartupShareClass
 from contracts.models import GrantAsset, LicenceGrant
@@ -27,7 +27,7 @@ from ledger.errors import (
     NotFound,
     PermissionDenied,
 )
-from ledger.models import Holding, Instrument
+from ledger.models import Account, Holding, Instrument
 from ledger.replay import compare
 from ledger.services import assets, money, revenue
 from tests.integration.conftest import World
@@ -358,3 +358,42 @@ def test_cash_the_startup_does_not_have_stops_the_execution(world: World,
     refused(world, InsufficientFunds, lambda: equity_deals.accept(
         world.uow(), uni, deal.deal.id, deal.deal.terms_hash))
     assert equity_deals.read(world.uow(), s, deal.deal.id).deal.state == "proposed"
+
+
+def test_the_universitys_new_account_opens_before_the_journal_is_locked(
+        world: World, make_party: Callable[..., Actor]) -> None:
+    """Shares of a start-up in another currency open the university's account in it: before
+    the journal's head, the one global lock, is taken (the first insert of an account may
+    wait for a concurrent one of the same account, which must not happen while the head is
+    held; a later insert of it finds this transaction's own row and never waits)."""
+    s = make_party("startup", "Dollar Cells")
+    startups.register_share_capital(world.uow(), s, s.party_id, share_capital(currency="USD"))
+    proposed = equity_deals.propose(world.uow(), s, university_id=world.university.party_id,
+                                    asset_id=world.listing.asset.id,
+                                    licence_terms=licence(world, s), terms=terms(50_000))
+    usd = party_account(world.university.party_id, "USD", AVAILABLE)
+
+    def opened_usd() -> bool:
+        with world.sessions() as session:
+            return session.execute(select(Account.id).where(Account.code == usd)
+                                   ).scalar_one_or_none() is not None
+
+    assert not opened_usd()
+    statements: list[tuple[str, str]] = []
+    engine = world.sessions.kw["bind"]
+
+    def record(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        statements.append((" ".join(statement.split()).lower(), repr(parameters)))
+
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        accepted = equity_deals.accept(world.uow(), world.university, proposed.deal.id,
+                                       proposed.deal.terms_hash)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert accepted.deal.state == "executed"
+    assert opened_usd()
+    head = next(i for i, (sql, _) in enumerate(statements) if "journal_head" in sql)
+    first_insert = next(i for i, (sql, parameters) in enumerate(statements)
+                        if sql.startswith("insert into accounts") and usd in parameters)
+    assert first_insert < head
