@@ -9,7 +9,7 @@ from sqlalchemy import insert, select
 
 import migrations
 from ledger.account_codes import AVAILABLE, CLEARING, party_account, system_account
-from ledger.models import Account, Holding
+from ledger.models import Account, Asset, Holding
 from ledger.replay import compare
 from ledger.services import assets, money, parties, revenue
 from tests.integration.conftest import World
@@ -114,4 +114,27 @@ def test_migration_0016_opens_the_accounts_older_holdings_lack(world: World,
     after = _accounts(world)
     assert after == before | {_hkd(eve): (eve, "HKD", AVAILABLE, 0, False)}
     assert after[_hkd(world.alice.party_id)][3] == 700  # an account in use is left as it was
+    _replay_agrees(world)
+
+
+def test_migration_0018_opens_the_accounts_older_listings_lack(world: World,
+                                                               database_url: str) -> None:
+    """An asset listed before 0018, in a currency IPX never moved: its clearing account and
+    the owner's and operator's accounts in it are opened; everything else is left alone."""
+    world.sessions.kw["bind"].dispose()  # let the migration take the database
+    config = migrations.alembic_config(database_url)
+    command.downgrade(config, "0017")
+    with world.sessions() as session:  # a listing's row as written before 0018
+        session.add(Asset(id="ast_before0018", owner_id=world.university.party_id,
+                          title="Old yen patent", kind="patent", jurisdiction="JP",
+                          currency="JPY", policy_id=world.listing.asset.policy_id,
+                          created_at=world.listing.asset.created_at))
+        session.commit()
+    before = _accounts(world)
+    world.sessions.kw["bind"].dispose()
+    command.upgrade(config, "head")
+    assert _accounts(world) == before | {
+        system_account("JPY", CLEARING): (None, "JPY", CLEARING, 0, True),
+        **{party_account(p.party_id, "JPY", AVAILABLE): (p.party_id, "JPY", AVAILABLE, 0, False)
+           for p in (world.university, world.operator)}}
     _replay_agrees(world)
