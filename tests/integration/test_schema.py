@@ -41,7 +41,7 @@ def test_migrations_build_the_models_schema(database_url: str) -> None:
 
 def test_the_last_migrations_go_down_and_up(database_url: str) -> None:
     """Down past 0014 (a column; 0015 and 0017 change only how PostgreSQL stores a column,
-    below, and 0016 only rows, test_holders_accounts.py)."""
+    below, and 0016 and 0018 only rows, test_holders_accounts.py)."""
     config = migrations.alembic_config(database_url)
     command.downgrade(config, "0013")
     assert _differences(database_url) != []
