@@ -101,6 +101,16 @@ _INSERT_POSTINGS_SQLITE = (
     "INSERT INTO postings (transaction_id, account_id, amount_minor) VALUES (?, ?, ?)")
 
 
+def _most_of_the_table(connection: Connection, codes: list[str]) -> bool:
+    """Whether a big batch of accounts is at least a quarter of the table (ids count up from
+    1, so the highest id bounds the table's size): reading it all is then cheaper than looking
+    each one up."""
+    if len(codes) < BIG_BATCH:
+        return False
+    highest = connection.exec_driver_sql("SELECT max(id) FROM accounts").scalar()
+    return 4 * len(codes) >= (highest or 0)
+
+
 def _lock_existing(session: Session, codes: list[str]) -> dict[str, AccountState]:
     """Lock the existing accounts among `codes` (sorted, distinct) and read their state.
 
@@ -111,6 +121,13 @@ def _lock_existing(session: Session, codes: list[str]) -> dict[str, AccountState
     connection = session.connection()
     if is_postgresql(session):
         rows = connection.execute(_LOCK_PG, {"codes": codes}).all()
+    elif _most_of_the_table(connection, codes):
+        # 100,000 lookups by code took 0.3 s on SQLite, one pass over the table 0.06 s
+        # (bench/README.md).
+        wanted = set(codes)
+        rows = [row for row in connection.exec_driver_sql(
+            "SELECT code, id, balance_minor, allow_negative FROM accounts").all()
+            if row[0] in wanted]
     else:
         rows = []
         for i in range(0, len(codes), SQLITE_CHUNK):

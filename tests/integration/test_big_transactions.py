@@ -1,8 +1,8 @@
 """Transactions of BIG_BATCH postings or more, through `post_transaction`: on PostgreSQL they
 run unprepared and their data is encoded while the accounts are locked and updated. The same
-balances, account ids, records and errors as on SQLite, where nothing overlaps and accounts
-are created SQLITE_CHUNK at a time; accounts missing among existing ones are created with the
-rest updated."""
+balances, account ids, records and errors as on SQLite, where nothing overlaps, accounts are
+read in one pass over the table or by code, and created SQLITE_CHUNK at a time; accounts
+missing among existing ones are created with the rest updated."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from ledger import accounts
 from ledger.account_codes import AVAILABLE, CLEARING, party_account, system_account
 from ledger.accounts import SQLITE_CHUNK, Posted, balances_of, post_transaction
 from ledger.canonical import canonical_bytes, leaf_hash
@@ -122,3 +123,21 @@ def test_an_overdraft_in_a_big_batch_is_named_and_changes_nothing(uow_factory: U
             InsufficientFunds, match=f"account {codes[-3]} would be overdrawn by 1 minor units"):
         _pay(uow, debits)
     assert _balances(uow_factory) == before
+
+
+@pytest.mark.parametrize("whole_table", [True, False])
+def test_sqlite_reads_a_big_batch_either_way_to_the_same_end(
+        uow_factory: Uow, codes: list[str], whole_table: bool,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """SQLite reads a batch that is most of the table in one pass over it, and a smaller one
+    by code: both find the same accounts, the missing ones left to be created."""
+    with uow_factory() as uow:
+        _pay(uow, dict.fromkeys(codes[1::3], 4))
+        uow.commit()
+    monkeypatch.setattr(accounts, "_most_of_the_table", lambda *_: whole_table)
+    with uow_factory() as uow:
+        _pay(uow, dict.fromkeys(codes, 2))
+        uow.commit()
+    assert _balances(uow_factory) == {CLEARING_HKD: -4 * len(codes[1::3]) - 2 * MANY} | {
+        code: 2 + (4 if n % 3 == 1 else 0) for n, code in enumerate(codes)}
+    _check_postings_and_replay(uow_factory)
