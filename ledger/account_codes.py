@@ -28,6 +28,14 @@ def system_account(currency: str, purpose: str) -> str:
     return f"{SYSTEM_OWNER}:{currency}:{purpose}"
 
 
+def account_fields(code: str) -> tuple[str | None, str, str, bool]:
+    """A new account's owning party (None for IPX's own), currency, purpose and overdraft
+    rule, all read from its code."""
+    owner, currency, purpose = code.split(":")
+    return (None if owner == SYSTEM_OWNER else owner, currency, purpose,
+            may_go_negative(code))
+
+
 def may_go_negative(code: str) -> bool:
     """The overdraft rule a new account gets: only IPX's clearing accounts may go negative."""
     owner, _, purpose = code.split(":")

@@ -13,21 +13,17 @@ from collections.abc import Iterable
 
 from sqlalchemy.orm import Session
 
-from ledger.account_codes import may_go_negative
+from ledger.account_codes import account_fields
 from ledger.db import insert_missing
-from ledger.journal import SYSTEM_OWNER
 from ledger.models import Account
 
 
 def open_accounts(session: Session, codes: Iterable[str]) -> None:
-    """Open these accounts at zero where they do not exist yet (the overdraft rule by
-    `may_go_negative`); an account that exists, or that a concurrent transaction opens
-    first, is left as it is. Call it before taking locks: on PostgreSQL an insert waits for a
-    concurrent one of the same account."""
-    rows = []
-    for code in sorted(set(codes)):
-        owner, currency, purpose = code.split(":")
-        rows.append({"code": code, "party_id": None if owner == SYSTEM_OWNER else owner,
-                     "currency": currency, "purpose": purpose, "balance_minor": 0,
-                     "allow_negative": may_go_negative(code)})
-    insert_missing(session, Account, rows, ["code"])
+    """Open these accounts at zero where they do not exist yet (owner, currency, purpose and
+    overdraft rule by `account_fields`); an account that exists, or that a concurrent
+    transaction opens first, is left as it is. Call it before taking locks: on PostgreSQL an
+    insert waits for a concurrent one of the same account."""
+    fields = ("party_id", "currency", "purpose", "allow_negative")
+    insert_missing(session, Account, [
+        {"code": code, "balance_minor": 0, **dict(zip(fields, account_fields(code), strict=True))}
+        for code in sorted(set(codes))], ["code"])

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from ledger.account_codes import may_go_negative
+from ledger.account_codes import account_fields, may_go_negative
 from ledger.canonical import canonical_bytes, canonical_value
 from ledger.canonical_rows import postings_canonical
 from ledger.db import (
@@ -34,7 +34,7 @@ from ledger.db import (
 from ledger.errors import IdempotencyConflict
 from ledger.holdings import apply_moves
 from ledger.ids import new_id
-from ledger.journal import SYSTEM_OWNER, AppendedEntry, Rider
+from ledger.journal import AppendedEntry, Rider
 from ledger.models import Account, MoneyTransaction
 from ledger.postings import Posting, UnitMove, apply_postings, refuse_overdrafts
 from ledger.unit_of_work import UnitOfWork
@@ -145,9 +145,8 @@ def _create(session: Session, balances: Mapping[str, int]) -> dict[str, int]:
     PostgreSQL, which waits for that transaction to end; SQLite's writers never overlap)."""
     rows = []
     for code, balance in balances.items():
-        owner, currency, purpose = code.split(":")
-        rows.append((code, None if owner == SYSTEM_OWNER else owner, currency, purpose,
-                     balance, may_go_negative(code)))
+        party, currency, purpose, negative = account_fields(code)
+        rows.append((code, party, currency, purpose, balance, negative))
     connection = session.connection()
     if is_postgresql(session):
         codes, owners, currencies, purposes, amounts, negative = (
