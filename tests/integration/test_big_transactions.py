@@ -141,3 +141,45 @@ def test_sqlite_reads_a_big_batch_either_way_to_the_same_end(
     assert _balances(uow_factory) == {CLEARING_HKD: -4 * len(codes[1::3]) - 2 * MANY} | {
         code: 2 + (4 if n % 3 == 1 else 0) for n, code in enumerate(codes)}
     _check_postings_and_replay(uow_factory)
+
+
+def test_postgresql_moves_a_big_batch_in_one_statement_in_code_order(
+        uow_factory: Uow, sessions: sessionmaker[Session], codes: list[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """On PostgreSQL a big batch whose accounts all exist is locked and moved by one UPDATE,
+    in code order (the global lock order), even where the table holds them in another order;
+    a batch with a missing account or an overdraft changes nothing there and takes the path
+    that creates or names it. SQLite never takes it."""
+    moves: list[dict[str, int] | None] = []
+
+    def spy(session: Session, postings: list[Posting]) -> dict[str, int] | None:
+        moves.append(one_pass(session, postings))
+        return moves[-1]
+
+    one_pass = accounts._move_in_one_pass
+    monkeypatch.setattr(accounts, "_move_in_one_pass", spy)
+    backwards = codes[::-1]  # opened in reverse code order: the table's order is not the codes'
+    with uow_factory() as uow:
+        _pay(uow, dict.fromkeys(backwards[::2], 5))
+        uow.commit()
+    with uow_factory() as uow:
+        _pay(uow, dict.fromkeys(backwards, 1))
+        uow.commit()
+    with uow_factory() as uow:
+        _pay(uow, dict.fromkeys(codes, 2))
+        uow.commit()
+    before = _balances(uow_factory)
+    with uow_factory() as uow, pytest.raises(InsufficientFunds, match=codes[5]):
+        _pay(uow, dict.fromkeys(codes, -1) | {codes[5]: -1 - before[codes[5]]})
+    assert _balances(uow_factory) == before
+    with sessions() as session:
+        postgresql = session.get_bind().dialect.name == "postgresql"
+    if not postgresql:
+        assert moves == []
+        return
+    missing, some_missing, all_there, overdrawn = moves
+    assert missing is None and some_missing is None and overdrawn is None
+    assert all_there is not None and list(all_there) == sorted(all_there)  # rows as locked
+    assert before == {CLEARING_HKD: -5 * len(codes[::2]) - 3 * MANY} | {
+        code: 3 + (5 if n % 2 == 0 else 0) for n, code in enumerate(backwards)}
+    _check_postings_and_replay(uow_factory)
