@@ -21,6 +21,9 @@ Per engine (SQLite in a temporary folder, PostgreSQL in a fresh database):
    and the invariants: every instrument's units all held by someone, money sums to zero per
    currency, no negative balance outside IPX's clearing account, open buy holds equal the
    held accounts.
+   With `--floor`, the same clients then send as many `GET /healthz` (a database round trip,
+   no key) and `GET /v1/me` (a key's lookup and one read): what the HTTP stack itself reaches
+   on this machine, for orders/s to be read against.
    With `--profile N`, N more orders then go one at a time through the Flask app in this
    process (test client) under cProfile, with the SQL statements per order: where the time goes.
 5. The ceiling: bench/journal_append.py's `run_engine` on a fresh database of the same engine
@@ -31,7 +34,7 @@ Loopback only; a benchmark, not a test: it prints figures and asserts nothing ab
 
     python bench/orders_http.py [--engines sqlite,postgresql] [--clients 8] [--orders 3000]
                                 [--workers 2] [--seconds 120] [--parties 8] [--instruments 3]
-                                [--ceiling-count 1000] [--profile N]
+                                [--ceiling-count 1000] [--floor] [--profile N]
 """
 
 from __future__ import annotations
@@ -290,8 +293,10 @@ class ClientResult:
 class Load:
     """`clients` threads sharing a budget of orders and a deadline."""
 
-    def __init__(self, port: int, market: Market, clients: int) -> None:
-        self.port, self.market, self.clients = port, market, clients
+    def __init__(self, port: int, market: Market, clients: int,
+                 probe: str | None = None) -> None:
+        """`probe`: a path to GET instead of placing orders (the `--floor` requests)."""
+        self.port, self.market, self.clients, self.probe = port, market, clients, probe
         self.lock = threading.Lock()
         self.left = 0
         self.deadline = 0.0
@@ -319,13 +324,17 @@ class Load:
                         "quantity": rng.randint(1, 20), "time_in_force": "GTC"}
                 t0 = clock()
                 try:
-                    status, parsed = api.call("POST", "/v1/orders", body, retry=False)
+                    status, parsed = (api.call("GET", self.probe, retry=False) if self.probe
+                                      else api.call("POST", "/v1/orders", body, retry=False))
                 except (OSError, http.client.HTTPException) as error:
                     result.errors.append(repr(error))
                     continue
                 result.latencies.append(clock() - t0)
                 result.statuses[status] += 1
-                if status == 201:
+                if self.probe:
+                    if status != 200 and len(result.errors) < 5:
+                        result.errors.append(f"{status}: {parsed}")
+                elif status == 201:
                     result.outcomes[parsed["status"]] += 1
                     result.fills += len(parsed["fills"])
                 elif len(result.errors) < 5:
@@ -506,8 +515,10 @@ def bench_engine(name: str, url: str, tmp: Path, args: argparse.Namespace
         busy = (busy1 - busy0) / max(1.0, total1 - total0)
         cpu_other = (busy1 - busy0) / tick - cpu_server - cpu_client - cpu_pg
         after = counts(url)
-    rate = report(results, seconds, before, after, cpu_server, cpu_client, busy,
-                  cpu_pg if name == "postgresql" else None, cpu_other)
+        rate = report(results, seconds, before, after, cpu_server, cpu_client, busy,
+                      cpu_pg if name == "postgresql" else None, cpu_other)
+        if args.floor:
+            floor(master, port, market, args)
     say(f"  (after {args.warmup} untimed warm-up orders; book now holds "
         f"{after['orders']:,} orders in all, {after['trades']:,} trades)")
     for line in check_invariants(url):
@@ -518,6 +529,29 @@ def bench_engine(name: str, url: str, tmp: Path, args: argparse.Namespace
     if args.profile:
         profile_in_process(url, home, market, args.profile)
     return rate, after["entries"]
+
+
+# What the same clients and server reach without trading: a database round trip with no key
+# (`/healthz`), and a key's lookup with one read (`/v1/me`).
+FLOOR_PROBES = ("/healthz", "/v1/me")
+
+
+def floor(master: int, port: int, market: Market, args: argparse.Namespace) -> None:
+    """The HTTP stack's own rate on this machine: `args.orders` GETs of each probe."""
+    for path in FLOOR_PROBES:
+        load = Load(port, market, args.clients, probe=path)
+        load.run(args.warmup, args.seconds, phase=0)
+        cpu0, client0 = worker_cpu(master), time.process_time()
+        results, seconds = load.run(args.orders, args.seconds, phase=1)
+        cpu_server, cpu_client = worker_cpu(master) - cpu0, time.process_time() - client0
+        done = sum(sum(r.statuses.values()) for r in results)
+        s = summary_ms([x for r in results for x in r.latencies])
+        errors = [e for r in results for e in r.errors]
+        say(f"  floor, GET {path}: {done:,} in {seconds:.1f} s = {done / seconds:.0f} "
+            f"requests/s; latency median {s['median']:.1f} ms, p99 {s['p99']:.1f}; CPU "
+            f"gunicorn workers {cpu_server / max(1, done) * 1000:.2f} ms, this client "
+            f"{cpu_client / max(1, done) * 1000:.2f} ms per request"
+            + (f"; first errors: {errors[:3]}" if errors else ""))
 
 
 def ceiling(name: str, args: argparse.Namespace) -> float:
@@ -558,6 +592,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="instruments traded (default 3)")
     parser.add_argument("--ceiling-count", type=int, default=1000,
                         help="appends per loop of the journal-append ceiling (default 1000)")
+    parser.add_argument("--floor", action="store_true",
+                        help="afterwards, as many GETs of /healthz and of /v1/me from the same "
+                             "clients: what the HTTP stack reaches without trading")
     parser.add_argument("--profile", type=int, default=0, metavar="N",
                         help="afterwards, cProfile N more orders in-process (default 0: no)")
     args = parser.parse_args(argv)
