@@ -157,7 +157,11 @@ class Breakdown:
             (ledger.accounts, "canonical_bytes", "  encode the rest of data (lines spliced)"),
             (ledger.accounts, "postings_canonical", "  encode postings (a thread on PG)"),
             (ledger.accounts, "_post_to_accounts", "  lock, update and create accounts"),
-            (ledger.accounts, "_write_balances", "    update balances"),
+            # A big batch whose accounts exist takes its engine's short path; the general
+            # one (reading states, then `_write_balances`) when one is missing or overdrawn.
+            (ledger.accounts, "_move_in_one_pass", "    move them in one UPDATE (PG)"),
+            (ledger.accounts, "_move_row_by_row", "    read and move them (SQLite)"),
+            (ledger.accounts, "_write_balances", "    update balances (general path)"),
             (ledger.accounts, "_create", "    create accounts"),
             # The money transaction and its postings ride in the append's statement.
             (ledger.journal.JournalWriter, "append", "  JournalWriter.append, with postings"),

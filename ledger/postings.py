@@ -39,6 +39,17 @@ def check_balanced(postings: Iterable[Posting]) -> None:
             raise InvalidInput(f"postings in {currency} do not balance (off by {total})")
 
 
+def net_amounts(postings: Iterable[Posting]) -> dict[str, int]:
+    """Each account's net amount over balanced `postings`, in the order accounts first
+    appear; raise InvalidInput as `check_balanced` does."""
+    postings = list(postings)
+    check_balanced(postings)
+    net: dict[str, int] = defaultdict(int)
+    for account, _, amount in postings:
+        net[account] += amount
+    return dict(net)
+
+
 def apply_postings(
     balances: Mapping[str, int],
     postings: Iterable[Posting],
