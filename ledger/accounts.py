@@ -88,8 +88,7 @@ UPDATE_BALANCES_PG = ("UPDATE accounts SET balance_minor = b.balance FROM unnest
                       "AS b(id, balance) WHERE accounts.id = b.id")
 _UPDATE_PG = text(UPDATE_BALANCES_PG).bindparams(bindparam("ids", type_=INTEGERS),
                                                 bindparam("balances", type_=INTEGERS))
-_UPDATE_SQLITE = "UPDATE accounts SET balance_minor = ? WHERE id = ?"
-_MOVE_SQLITE = "UPDATE accounts SET balance_minor = ?2 WHERE id = ?1"  # (id, balance) rows
+_UPDATE_SQLITE = "UPDATE accounts SET balance_minor = ?2 WHERE id = ?1"  # (id, balance) rows
 # A big batch's postings on PostgreSQL: each account locked and moved by its net amount in one
 # pass, in code order (the sorted codes merged with the code index), the overdraft rule left to
 # the `no_overdraft` check. Not a hash join, whose order would be the table's.
@@ -264,7 +263,7 @@ def _move_row_by_row(session: Session, net: Mapping[str, int]) -> dict[str, int]
     if len(ids) < len(net):
         return None
     moves.sort()
-    connection.exec_driver_sql(_MOVE_SQLITE, moves)
+    connection.exec_driver_sql(_UPDATE_SQLITE, moves)
     _keep_objects_in_step(session, balances)
     return ids
 
@@ -316,7 +315,7 @@ def _write_balances(session: Session, accounts: Mapping[str, AccountState],
         ids, values = (list(c) for c in zip(*changed, strict=True))
         connection.execute(_UPDATE_PG, {"ids": ids, "balances": values})
     else:
-        connection.exec_driver_sql(_UPDATE_SQLITE, [(b, i) for i, b in changed])
+        connection.exec_driver_sql(_UPDATE_SQLITE, changed)
     _keep_objects_in_step(session, balances)
 
 

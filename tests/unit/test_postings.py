@@ -15,6 +15,7 @@ from ledger.postings import (
     apply_postings,
     apply_unit_moves,
     check_balanced,
+    net_amounts,
 )
 
 CLEARING = "ipx:HKD:clearing"
@@ -160,6 +161,25 @@ def test_money_is_conserved_and_no_party_goes_negative(
         for currency in ("HKD", "USD"):
             assert sum(v for k, v in balances.items() if f":{currency}:" in k) == 0
         assert all(v >= 0 for k, v in balances.items() if not only_clearing(k))
+
+
+@given(balanced_transaction(), st.dictionaries(st.sampled_from(ACCOUNTS),
+                                              st.integers(0, 10**7)))
+def test_net_amounts_move_balances_as_the_postings_do(
+    postings: list[Posting], held: dict[str, int],
+) -> None:
+    """The short paths of a big batch move each account by its net amount: the same new
+    balances as applying the postings one by one, accounts in order of first appearance."""
+    balances = {p.account: held.get(p.account, 0) for p in postings}
+    net = net_amounts(postings)
+    assert list(net) == list(dict.fromkeys(p.account for p in postings))
+    assert {a: balances[a] + n for a, n in net.items()} == apply_postings(
+        balances, postings, lambda _: True)
+
+
+def test_net_amounts_refuse_unbalanced_postings() -> None:
+    with pytest.raises(InvalidInput, match="do not balance"):
+        net_amounts([Posting("a", "HKD", -1), Posting("b", "HKD", 2)])
 
 
 # --- apply_unit_moves ------------------------------------------------------------------
