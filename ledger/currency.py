@@ -107,20 +107,13 @@ def from_minor(minor: int, currency: str) -> Decimal:
     return Decimal(minor).scaleb(-places).quantize(Decimal(1).scaleb(-places))
 
 
-@functools.lru_cache(maxsize=1 << 16)  # a distribution's 100,000 lines repeat a few amounts
+@functools.lru_cache(maxsize=1 << 16)  # amounts repeat: fees, prices, a holder's share
 def format_minor(minor: int, currency: str) -> str:
     """Minor units as the decimal string used in JSON, e.g. 12345 HKD -> '123.45'.
 
     Integer arithmetic, equal to `str(from_minor(minor, currency))` (tests/unit/
-    test_amount_text.py): it runs for each of a large distribution's 100,000 amounts."""
-    places = exponent(currency)
-    if places == 0:
-        return str(minor)
-    unit = 10 ** places
-    whole, fraction = divmod(-minor if minor < 0 else minor, unit)
-    # The fraction's digits with their leading zeros: the text of unit + fraction after its
-    # "1", in less than half the time of a nested format spec ("{:0{places}d}").
-    return f"{'-' if minor < 0 else ''}{whole}.{str(unit + fraction)[1:]}"
+    test_amount_text.py); one amount of `format_minors`."""
+    return format_minors((minor,), currency)[0]
 
 
 def format_minors(amounts: Iterable[int], currency: str) -> list[str]:
