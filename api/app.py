@@ -29,7 +29,7 @@ from api.routes import (
 )
 from api.routes import payments as payment_routes
 from api.schemas.common import ProblemSchema
-from ledger.db import make_engine, make_session_factory
+from ledger.db import is_sqlite_file, make_engine, make_session_factory
 from ledger.services.transparency import LogIdentity
 from ledger.signing_key import load_signing_key
 from payments.config import make_provider, withdrawal_route
@@ -79,10 +79,14 @@ def create_app(settings: Settings | None = None) -> Flask:
         },
     )
     engine = make_engine(settings.database_url)
+    read_engine = (make_engine(settings.database_url, read_only=True)
+                   if is_sqlite_file(engine) else engine)
     app.extensions["ipx"] = Runtime(
         engine=engine,
         sessions=make_session_factory(engine),
         identity=LogIdentity(settings.origin, load_signing_key(settings.home)),
+        read_engine=read_engine,
+        read_sessions=make_session_factory(read_engine),
     )
     provider = make_provider(settings.payments)
     app.extensions[payment_routes.EXTENSION] = provider

@@ -11,7 +11,6 @@ from sqlalchemy import Engine
 from werkzeug.exceptions import TooManyRequests, Unauthorized
 
 from api.context import runtime
-from ledger.db import make_engine
 from ledger.services.parties import key_actor
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -27,23 +26,19 @@ def _unauthorized(message: str) -> Unauthorized:
 def _lookup_engine() -> Engine:
     """The engine for the key lookup, which only reads one row.
 
-    On a SQLite file a read-only one, whose transactions begin with a plain (deferred) BEGIN:
-    the app's own `BEGIN IMMEDIATE` would take the database's single write lock for it, so
-    every request would queue twice behind every writer. On PostgreSQL the app's own pool in
-    autocommit: one statement is its own snapshot, so BEGIN and ROLLBACK would be two more
-    round trips for nothing, and psycopg forgets its prepared statements at every ROLLBACK, so
-    the order's own statements would never be prepared. Elsewhere (and for in-memory SQLite,
-    which a second engine could not see) the app's own engine."""
+    On a SQLite file the runtime's read engine, whose transactions begin with a plain
+    (deferred) BEGIN: the app's own `BEGIN IMMEDIATE` would take the database's single write
+    lock for it, so every request would queue twice behind every writer. On PostgreSQL the
+    app's own pool in autocommit: one statement is its own snapshot, so BEGIN and ROLLBACK
+    would be two more round trips for nothing, and psycopg forgets its prepared statements at
+    every ROLLBACK, so the order's own statements would never be prepared. Elsewhere (and for
+    in-memory SQLite, which a second engine could not see) the app's own engine, which the read
+    engine then is."""
     engine: Engine | None = current_app.extensions.get("ipx_auth_engine")
     if engine is None:
         rt = runtime()
-        url = rt.engine.url
-        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-            engine = make_engine(url.render_as_string(hide_password=False), read_only=True)
-        elif url.get_backend_name() == "postgresql":
-            engine = rt.engine.execution_options(isolation_level="AUTOCOMMIT")
-        else:
-            engine = rt.engine
+        engine = (rt.engine.execution_options(isolation_level="AUTOCOMMIT")
+                  if rt.engine.url.get_backend_name() == "postgresql" else rt.read_engine)
         current_app.extensions["ipx_auth_engine"] = engine
     return engine
 

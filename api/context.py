@@ -18,6 +18,16 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     identity: LogIdentity
+    # For requests that only read. On a SQLite file an engine whose transactions begin with a
+    # plain (deferred) BEGIN: the main engine's `BEGIN IMMEDIATE` would queue every GET behind
+    # every writer for the database's one write lock. Elsewhere the main engine.
+    read_engine: Engine
+    read_sessions: sessionmaker[Session]
+
+    def dispose(self) -> None:
+        """Close every pooled connection (an app that is done with its database)."""
+        self.engine.dispose()
+        self.read_engine.dispose()
 
 
 def runtime() -> Runtime:
@@ -27,6 +37,12 @@ def runtime() -> Runtime:
 
 def uow() -> UnitOfWork:
     return UnitOfWork(runtime().sessions)
+
+
+def read_uow() -> UnitOfWork:
+    """A unit of work for a service that only reads (it must never write: on a SQLite file
+    its transaction cannot take the write lock)."""
+    return UnitOfWork(runtime().read_sessions)
 
 
 def identity() -> LogIdentity:

@@ -53,6 +53,12 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
+def is_sqlite_file(engine: Engine) -> bool:
+    """A SQLite database in a file, which a second engine can open too (not in memory)."""
+    return (engine.url.get_backend_name() == "sqlite"
+            and engine.url.database not in (None, "", ":memory:"))
+
+
 def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
     """Create an engine for `url` with the settings IPX relies on.
 

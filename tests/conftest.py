@@ -171,7 +171,7 @@ def app(sqlite_url: str, home: Path) -> Iterator[Flask]:
     application = create_app(Settings(database_url=sqlite_url, home=home, origin=ORIGIN))
     application.config["TESTING"] = True
     yield application
-    application.extensions["ipx"].engine.dispose()
+    application.extensions["ipx"].dispose()
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from typing import Any
 from flask_smorest import Blueprint
 
 from api import auth
-from api.context import caller, uow
+from api.context import caller, read_uow, uow
 from api.pagination import next_link
 from api.schemas.assets import AssetCreateSchema, AssetSchema, CostCreateSchema, CostSchema
 from api.schemas.common import PageQuerySchema
@@ -30,7 +30,7 @@ def list_asset(body: dict[str, Any]) -> Any:
 @blp.response(200, AssetSchema(many=True))
 def browse(query: dict[str, Any]) -> Any:
     """Every listed asset, in a stable order; follow the `Link: rel=next` header for more."""
-    page = assets.browse_assets(uow(), query["cursor"], query["limit"])
+    page = assets.browse_assets(read_uow(), query["cursor"], query["limit"])
     return page, 200, next_link(page, query["limit"], lambda listing: listing.asset.id)
 
 
@@ -38,7 +38,7 @@ def browse(query: dict[str, Any]) -> Any:
 @blp.response(200, AssetSchema)
 def get_asset(asset_id: str) -> Any:
     """One asset's listing."""
-    return assets.get_asset(uow(), asset_id)
+    return assets.get_asset(read_uow(), asset_id)
 
 
 @blp.route("/assets/<asset_id>/costs", methods=["POST"])

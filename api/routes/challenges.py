@@ -8,7 +8,7 @@ from typing import Any
 from flask_smorest import Blueprint
 
 from api import auth
-from api.context import caller, uow
+from api.context import caller, read_uow, uow
 from api.pagination import next_link
 from api.schemas.challenges import (
     ApplicationCreateSchema,
@@ -45,7 +45,7 @@ def post(body: dict[str, Any]) -> Any:
 @blp.response(200, ChallengeSchema(many=True))
 def browse(query: dict[str, Any]) -> Any:
     """Every challenge by id, optionally of one `status` or `field`; follow `Link: rel=next`."""
-    page = challenges.browse_challenges(uow(), query["cursor"], query["limit"],
+    page = challenges.browse_challenges(read_uow(), query["cursor"], query["limit"],
                                         status=query["status"], field_code=query["field"])
     return page, 200, next_link(page, query["limit"], lambda view: view.challenge.id)
 
@@ -54,7 +54,7 @@ def browse(query: dict[str, Any]) -> Any:
 @blp.response(200, ChallengeSchema)
 def read(challenge_id: str) -> Any:
     """A challenge: its terms, escrow by funder, milestones, shortlist and award."""
-    return challenges.read_challenge(uow(), challenge_id)
+    return challenges.read_challenge(read_uow(), challenge_id)
 
 
 @blp.route("/<challenge_id>/matching-funds", methods=["POST"])
@@ -81,7 +81,7 @@ def apply(body: dict[str, Any], challenge_id: str) -> Any:
 @auth.required
 def applications(challenge_id: str) -> Any:
     """Every application for the poster and the operator; a team member sees its own."""
-    return challenges.list_applications(uow(), caller(), challenge_id)
+    return challenges.list_applications(read_uow(), caller(), challenge_id)
 
 
 @blp.route("/<challenge_id>/shortlist", methods=["POST"])

@@ -8,7 +8,7 @@ from typing import Any
 from flask_smorest import Blueprint
 
 from api import auth
-from api.context import caller, uow
+from api.context import caller, read_uow, uow
 from api.pagination import next_link
 from api.schemas.common import PageQuerySchema
 from api.schemas.equity import (
@@ -44,7 +44,7 @@ def propose(body: dict[str, Any]) -> Any:
 @auth.required
 def list_deals(query: dict[str, Any]) -> Any:
     """The caller's deals, by id; follow the `Link: rel=next` header for more."""
-    page = equity_deals.list_deals(uow(), caller(), after=query["cursor"],
+    page = equity_deals.list_deals(read_uow(), caller(), after=query["cursor"],
                                    limit=query["limit"])
     return page, 200, next_link(page, query["limit"], lambda view: view.deal.id)
 
@@ -54,7 +54,7 @@ def list_deals(query: dict[str, Any]) -> Any:
 @auth.required
 def read(deal_id: str) -> Any:
     """A deal and every recorded step, for its start-up, its university and the operator."""
-    return equity_deals.read(uow(), caller(), deal_id)
+    return equity_deals.read(read_uow(), caller(), deal_id)
 
 
 @blp.route("/equity-deals/<deal_id>/counter", methods=["POST"])

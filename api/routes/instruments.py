@@ -7,7 +7,7 @@ from typing import Any
 from flask_smorest import Blueprint
 
 from api import auth
-from api.context import caller, uow
+from api.context import caller, read_uow, uow
 from api.pagination import next_link
 from api.schemas.exchange import (
     AuctionSchema,
@@ -30,7 +30,7 @@ blp = Blueprint("instruments", __name__, url_prefix="/v1/instruments",
 @blp.response(200, InstrumentSchema(many=True))
 def list_instruments(query: dict[str, Any]) -> Any:
     """Every instrument, in a stable order; `Link: rel=next` for more."""
-    page = markets.list_instruments(uow(), after=query["cursor"], limit=query["limit"],
+    page = markets.list_instruments(read_uow(), after=query["cursor"], limit=query["limit"],
                                     asset_id=query["asset_id"])
     return page, 200, next_link(page, query["limit"], lambda i: i.id)
 
@@ -39,7 +39,7 @@ def list_instruments(query: dict[str, Any]) -> Any:
 @blp.response(200, InstrumentSchema)
 def get_instrument(instrument_id: str) -> Any:
     """One instrument with its trading rules and last price."""
-    return markets.get_instrument(uow(), instrument_id)
+    return markets.get_instrument(read_uow(), instrument_id)
 
 
 @blp.route("/<instrument_id>/market", methods=["PATCH"])
@@ -56,7 +56,7 @@ def configure(changes: dict[str, Any], instrument_id: str) -> Any:
 @blp.response(200, BookSchema)
 def book(query: dict[str, Any], instrument_id: str) -> Any:
     """Resting quantity aggregated by price."""
-    bids, asks = markets.order_book(uow(), instrument_id, query["depth"])
+    bids, asks = markets.order_book(read_uow(), instrument_id, query["depth"])
     return {"instrument_id": instrument_id, "bids": bids, "asks": asks}
 
 
@@ -65,7 +65,7 @@ def book(query: dict[str, Any], instrument_id: str) -> Any:
 @blp.response(200, TradeSchema(many=True))
 def trades(query: dict[str, Any], instrument_id: str) -> Any:
     """Trades, newest first; `Link: rel=next` for older ones."""
-    page = markets.recent_trades(uow(), instrument_id, before=query["cursor"],
+    page = markets.recent_trades(read_uow(), instrument_id, before=query["cursor"],
                                  limit=query["limit"])
     return page, 200, next_link(page, query["limit"], lambda t: str(t.trade_no))
 

@@ -11,7 +11,7 @@ from typing import Any
 from flask_smorest import Blueprint
 
 from api import auth
-from api.context import caller, identity, uow
+from api.context import caller, identity, read_uow, uow
 from api.schemas.ledger import (
     CheckpointSchema,
     ConsistencyProofSchema,
@@ -48,7 +48,7 @@ def public_key() -> Any:
 @auth.required
 def entry(seq: int) -> Any:
     """An entry, for the parties it names and the operator. `leaf_index` is `seq - 1`."""
-    return transparency.read_entry(uow(), caller(), seq)
+    return transparency.read_entry(read_uow(), caller(), seq)
 
 
 @blp.route("/proofs/inclusion", methods=["GET"])
@@ -56,7 +56,7 @@ def entry(seq: int) -> Any:
 @blp.response(200, InclusionProofSchema)
 def inclusion(query: dict[str, int]) -> Any:
     """RFC 9162 inclusion proof of entry `seq` (leaf index `seq - 1`) in the tree of `tree_size`."""
-    return transparency.inclusion_proof(uow(), query["seq"], query["tree_size"])
+    return transparency.inclusion_proof(read_uow(), query["seq"], query["tree_size"])
 
 
 @blp.route("/proofs/consistency", methods=["GET"])
@@ -64,4 +64,4 @@ def inclusion(query: dict[str, int]) -> Any:
 @blp.response(200, ConsistencyProofSchema)
 def consistency(query: dict[str, int]) -> Any:
     """RFC 9162 consistency proof between the trees of sizes `first` and `second`."""
-    return transparency.consistency_proof(uow(), query["first"], query["second"])
+    return transparency.consistency_proof(read_uow(), query["first"], query["second"])

@@ -8,7 +8,7 @@ from typing import Any
 from flask_smorest import Blueprint
 
 from api import auth
-from api.context import caller, uow
+from api.context import caller, read_uow, uow
 from api.schemas.licence_units import (
     ConsumptionCreateSchema,
     ConsumptionSchema,
@@ -43,7 +43,7 @@ def issue(body: dict[str, Any]) -> Any:
 @blp.response(200, TrancheSchema)
 def read(tranche_id: str) -> Any:
     """A tranche: its terms hash, size, units sold, price, status and instrument."""
-    return licence_units.read_tranche(uow(), tranche_id)
+    return licence_units.read_tranche(read_uow(), tranche_id)
 
 
 @blp.route("/<tranche_id>/subscriptions", methods=["POST"])

@@ -8,7 +8,7 @@ from typing import Any
 from flask_smorest import Blueprint
 
 from api import auth
-from api.context import caller, uow
+from api.context import caller, read_uow, uow
 from api.schemas.licences import (
     AcceptanceSchema,
     AcceptSchema,
@@ -46,7 +46,7 @@ def publish(body: dict[str, Any]) -> Any:
 @blp.response(200, OfferSchema)
 def read_offer(offer_id: str) -> Any:
     """An offer and the hash of its current terms: what a party accepts."""
-    return licences.read_offer(uow(), offer_id)
+    return licences.read_offer(read_uow(), offer_id)
 
 
 @blp.route("/licence-offers/<offer_id>/terms", methods=["PUT"])
@@ -72,7 +72,7 @@ def accept(body: dict[str, Any], offer_id: str) -> Any:
 @auth.required
 def read_grant(grant_id: str) -> Any:
     """A licence, for its grantor, its licensee and the operator."""
-    return licences.read_grant(uow(), caller(), grant_id)
+    return licences.read_grant(read_uow(), caller(), grant_id)
 
 
 @blp.route("/licences/<grant_id>/odrl", methods=["GET"])
@@ -80,7 +80,7 @@ def read_grant(grant_id: str) -> Any:
 @auth.required
 def odrl(grant_id: str) -> Any:
     """The licence as an ODRL 2.2 JSON-LD Agreement."""
-    return licences.grant_odrl(uow(), caller(), grant_id)
+    return licences.grant_odrl(read_uow(), caller(), grant_id)
 
 
 @blp.route("/licences/<grant_id>/terminate", methods=["POST"])
@@ -153,7 +153,7 @@ def sublicence_income(body: dict[str, Any], grant_id: str) -> Any:
 @auth.required
 def invoices() -> Any:
     """Invoices the caller pays or is paid."""
-    return licences.list_invoices(uow(), caller())
+    return licences.list_invoices(read_uow(), caller())
 
 
 @blp.route("/invoices/<invoice_id>/pay", methods=["POST"])
@@ -171,4 +171,4 @@ def pay(invoice_id: str) -> Any:
 @auth.required
 def late_reports(query: dict[str, Any]) -> Any:
     """For a grantor: royalty reports late or missing on its active licences."""
-    return licences.late_reports(uow(), caller(), query["as_of"] or date.today())
+    return licences.late_reports(read_uow(), caller(), query["as_of"] or date.today())

@@ -8,7 +8,7 @@ from flask import current_app
 from flask_smorest import Blueprint
 
 from api import auth
-from api.context import caller, uow
+from api.context import caller, read_uow, uow
 from api.schemas.money import (
     BalanceSchema,
     DepositCreateSchema,
@@ -38,7 +38,7 @@ def _payout_route() -> PayoutRoute | None:
 @auth.required
 def accounts() -> Any:
     """The caller's balances per currency."""
-    return money.account_balances(uow(), caller())
+    return money.account_balances(read_uow(), caller())
 
 
 @blp.route("/holdings", methods=["GET"])
@@ -46,7 +46,7 @@ def accounts() -> Any:
 @auth.required
 def holdings() -> Any:
     """The caller's units per instrument, and how many of them are held."""
-    return assets.holdings_of(uow(), caller())
+    return assets.holdings_of(read_uow(), caller())
 
 
 @blp.route("/deposits", methods=["POST"])

@@ -7,7 +7,7 @@ from typing import Any
 from flask_smorest import Blueprint
 
 from api import auth
-from api.context import caller, uow
+from api.context import caller, read_uow, uow
 from api.pagination import next_link
 from api.schemas.exchange import OrderCreateSchema, OrderQuerySchema, OrderSchema
 from exchange.services import trading
@@ -33,7 +33,7 @@ def place(body: dict[str, Any]) -> Any:
 @auth.required
 def list_orders(query: dict[str, Any]) -> Any:
     """The caller's orders; `open=true` for resting ones only."""
-    page = trading.list_orders(uow(), caller(), after=query["cursor"], limit=query["limit"],
+    page = trading.list_orders(read_uow(), caller(), after=query["cursor"], limit=query["limit"],
                                open_only=query["open"])
     return page, 200, next_link(page, query["limit"], lambda v: v.order.id)
 
@@ -43,7 +43,7 @@ def list_orders(query: dict[str, Any]) -> Any:
 @auth.required
 def get_order(order_id: str) -> Any:
     """One of the caller's orders with its fills."""
-    return trading.read_order(uow(), caller(), order_id)
+    return trading.read_order(read_uow(), caller(), order_id)
 
 
 @blp.route("/<order_id>", methods=["DELETE"])

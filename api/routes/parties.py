@@ -7,7 +7,7 @@ from typing import Any
 from flask_smorest import Blueprint
 
 from api import auth
-from api.context import caller, uow
+from api.context import caller, read_uow, uow
 from api.schemas.parties import ApiKeyIssuedSchema, PartyCreateSchema, PartySchema
 from ledger.services import parties
 
@@ -28,7 +28,7 @@ def create_party(body: dict[str, Any]) -> Any:
 @auth.required
 def get_party(party_id: str) -> Any:
     """A party: the operator sees any, a party sees itself."""
-    return parties.read_party(uow(), caller(), party_id)
+    return parties.read_party(read_uow(), caller(), party_id)
 
 
 @blp.route("/parties/<party_id>/api-keys", methods=["POST"])
@@ -52,4 +52,4 @@ def revoke_key(key_id: str) -> None:
 @auth.required
 def me() -> Any:
     """The calling party."""
-    return parties.read_party(uow(), caller(), caller().party_id)
+    return parties.read_party(read_uow(), caller(), caller().party_id)

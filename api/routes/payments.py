@@ -9,7 +9,7 @@ from flask import current_app, request
 from flask_smorest import Blueprint
 
 from api import auth
-from api.context import caller, uow
+from api.context import caller, read_uow, uow
 from api.schemas.money import WithdrawalSchema
 from api.schemas.payments import (
     CollectionSchema,
@@ -65,7 +65,7 @@ def start_invoice_payment(body: dict[str, Any]) -> Any:
 @auth.required
 def read_payment(payment_id: str) -> Any:
     """A payment of yours (or any, for the operator) and where it stands."""
-    return collect.read_payment(uow(), caller(), payment_id)
+    return collect.read_payment(read_uow(), caller(), payment_id)
 
 
 @blp.route("/stripe/webhook", methods=["POST"])
@@ -99,7 +99,7 @@ def link_connected_account(body: dict[str, Any]) -> Any:
 @auth.required
 def read_connected_account(query: dict[str, Any]) -> Any:
     """Your linked connected account (the operator adds `?party_id=`)."""
-    return payouts.read_connected_account(uow(), caller(), query["party_id"])
+    return payouts.read_connected_account(read_uow(), caller(), query["party_id"])
 
 
 @blp.route("/stripe/withdrawals/<withdrawal_id>/retry", methods=["POST"])
@@ -117,4 +117,4 @@ def retry_payout(withdrawal_id: str) -> Any:
 def reconcile(query: dict[str, Any]) -> Any:
     """The operator compares the ledger's Stripe clearing account with Stripe's balance
     transactions for [from, to): every difference is listed."""
-    return reconciliation.reconcile(uow(), provider(), caller(), query["start"], query["end"])
+    return reconciliation.reconcile(read_uow(), provider(), caller(), query["start"], query["end"])

@@ -8,7 +8,7 @@ from flask import Response, jsonify
 from flask_smorest import Blueprint
 
 from api import auth
-from api.context import caller, identity, uow
+from api.context import caller, identity, read_uow, uow
 from api.schemas.revenue import (
     DistributionSchema,
     PlatformFeeSchema,
@@ -51,7 +51,7 @@ def _with_lines(view: revenue.DistributionView) -> Any:
 @auth.required
 def distribution(distribution_id: str) -> Any:
     """A distribution, for the owner, the operator, or a party with a line in it."""
-    return revenue.read_distribution(uow(), caller(), distribution_id)
+    return revenue.read_distribution(read_uow(), caller(), distribution_id)
 
 
 @blp.route("/settings/platform-fee", methods=["PUT"])
@@ -80,8 +80,8 @@ def statement(query: dict[str, Any]) -> Any:
         return Response(to_csv(built), mimetype="text/csv", headers={
             "Content-Disposition": f'attachment; filename="{name}.csv"'})
     if query["format"] == "pdf":
-        party = parties.read_party(uow(), actor, actor.party_id)
-        titles = assets.asset_titles(uow(), {ln["entry"]["data"]["asset_id"]
+        party = parties.read_party(read_uow(), actor, actor.party_id)
+        titles = assets.asset_titles(read_uow(), {ln["entry"]["data"]["asset_id"]
                                              for ln in built["lines"]
                                              if "asset_id" in ln["entry"].get("data", {})})
         return Response(to_pdf(built, party.name, titles), mimetype="application/pdf", headers={

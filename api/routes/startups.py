@@ -8,7 +8,7 @@ from flask import Response
 from flask_smorest import Blueprint
 
 from api import auth
-from api.context import caller, uow
+from api.context import caller, read_uow, uow
 from api.schemas.equity import CapTableSchema, ShareCapitalSchema
 from contracts.services import startups
 
@@ -32,7 +32,7 @@ def register(body: dict[str, Any], startup_id: str) -> Any:
 def cap_table(startup_id: str) -> Any:
     """The cap table as recorded on IPX: for the start-up, its stakeholders, the universities
     it deals with, and the operator."""
-    return startups.read_cap_table(uow(), caller(), startup_id)
+    return startups.read_cap_table(read_uow(), caller(), startup_id)
 
 
 @blp.route("/startups/<startup_id>/cap-table.ocf.zip", methods=["GET"])
@@ -41,6 +41,6 @@ def cap_table(startup_id: str) -> Any:
 def cap_table_ocf(startup_id: str) -> Any:
     """The cap table in the Open Cap Table Format 1.2.0: the manifest, stakeholders, stock
     classes, plans, issuances and transfers as JSON files in a zip (deterministic bytes)."""
-    data = startups.export_ocf(uow(), caller(), startup_id)
+    data = startups.export_ocf(read_uow(), caller(), startup_id)
     return Response(data, mimetype="application/zip", headers={
         "Content-Disposition": f'attachment; filename="{startup_id}-cap-table.ocf.zip"'})

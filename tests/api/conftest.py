@@ -184,7 +184,7 @@ def shared_world(tmp_path_factory: pytest.TempPathFactory,
         return Caller(client, created.json["id"], kind, issued.json["key"])
 
     yield build_world(op, new_caller)
-    app.extensions["ipx"].engine.dispose()
+    app.extensions["ipx"].dispose()
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(

@@ -1,7 +1,9 @@
-"""The API-key lookup only reads: on SQLite it must not queue behind a writer."""
+"""The API-key lookup and the GET routes only read: on SQLite they must not queue behind a
+writer."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 from pathlib import Path
@@ -32,6 +34,45 @@ def test_authentication_does_not_wait_for_the_sqlite_write_lock(app: Flask) -> N
         thread.start()
         thread.join(timeout=10)
         assert got == [422], "the key lookup waited for the write lock"
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+        thread.join(timeout=35)
+
+
+# Both may sign and store a checkpoint when the journal has grown since the last one.
+GETS_THAT_MAY_WRITE = {"/v1/ledger/checkpoint", "/v1/statements"}
+
+
+def test_reads_do_not_wait_for_the_sqlite_write_lock(app: Flask) -> None:
+    """Every GET route but the two that may store a checkpoint runs in a transaction that
+    does not take the write lock: each answers (a 404 for the made-up ids, a 422 for missing
+    query parameters) while another process holds it."""
+    _, key = parties.bootstrap_operator(UnitOfWork(app.extensions["ipx"].sessions))
+    client = app.test_client()
+    paths = sorted(
+        re.sub(r"<(int:)?\w+>", lambda m: "1" if m.group(1) else "none", rule.rule)
+        for rule in app.url_map.iter_rules()
+        if "GET" in (rule.methods or ()) and rule.rule not in GETS_THAT_MAY_WRITE
+        and (rule.rule.startswith("/v1/") or rule.rule == "/healthz"))
+    assert len(paths) >= 30 and "/v1/instruments/none/book" in paths
+    writer = sqlite3.connect(str(app.extensions["ipx"].engine.url.database),
+                             isolation_level=None, timeout=1)
+    writer.execute("BEGIN IMMEDIATE")
+    got: dict[str, int] = {}
+
+    def read_all() -> None:
+        for path in paths:
+            got[path] = client.get(path, headers={"Authorization": f"Bearer {key.key}"}
+                                   ).status_code
+
+    try:
+        thread = threading.Thread(target=read_all, daemon=True)
+        thread.start()
+        thread.join(timeout=20)
+        waited = [path for path in paths if path not in got]
+        assert not waited, f"waited for the write lock: {waited[:3]}"
+        assert not {path: code for path, code in got.items() if code >= 500}
     finally:
         writer.execute("ROLLBACK")
         writer.close()

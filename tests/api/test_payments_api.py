@@ -46,7 +46,7 @@ def app(sqlite_url: str, home: Path, localstripe: str,
                                  stripe_http_client=connect)))
     application.config["TESTING"] = True
     yield application
-    application.extensions["ipx"].engine.dispose()
+    application.extensions["ipx"].dispose()
 
 
 @pytest.fixture
