@@ -31,7 +31,7 @@ blp = Blueprint("ledger", __name__, url_prefix="/v1/ledger",
 @blp.response(200, CheckpointSchema)
 def checkpoint() -> Any:
     """The signed checkpoint of the whole journal as it stands now."""
-    return transparency.latest_checkpoint(uow(), identity())
+    return transparency.latest_checkpoint(uow(), identity(), reader=read_uow())
 
 
 @blp.route("/public-key", methods=["GET"])

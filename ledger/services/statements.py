@@ -62,9 +62,12 @@ def describe(body: Mapping[str, Any], party_id: str) -> str:
 
 def build_statement(
     uow: UnitOfWork, identity: LogIdentity, actor: Actor, start: datetime, end: datetime,
-    currency: str,
+    currency: str, *, signer: UnitOfWork | None = None,
 ) -> dict[str, Any]:
-    """The caller's statement for [start, end) in `currency`, proofs included."""
+    """The caller's statement for [start, end) in `currency`, proofs included.
+
+    `uow` only reads; `signer` (by default another unit of work like `uow`) signs and
+    stores a checkpoint first if the journal has grown since the last one."""
     if end <= start:
         raise InvalidInput("'to' must be after 'from'", field="to")
     if end - start > MAX_PERIOD:
@@ -72,7 +75,7 @@ def build_statement(
     places = exponent(currency)
     # Sign (or reuse) a checkpoint first; the statement covers only entries inside it, so
     # balances, lines and proofs all describe the same signed tree.
-    checkpoint = latest_checkpoint(uow.fresh(), identity)
+    checkpoint = latest_checkpoint(signer or uow.fresh(), identity, reader=uow.fresh())
     with collector_paused():
         opening, closing, lines = _lines(uow, actor.party_id, start, end, currency,
                                          checkpoint.tree_size)

@@ -257,15 +257,30 @@ def consistency_proof(uow: UnitOfWork, first: int, second: int) -> dict[str, Any
         return {"first": first, "second": second, "path": [h.hex() for h in path]}
 
 
-def latest_checkpoint(uow: UnitOfWork, identity: LogIdentity) -> Checkpoint:
-    """The checkpoint of the current tree, signing and storing a new one if the tree grew."""
+def _of_the_current_tree(session: Session) -> tuple[int, Checkpoint | None]:
+    """The tree's size, and the newest checkpoint if it is of that size."""
+    size = tree_size(session)
+    latest = session.execute(
+        select(Checkpoint).order_by(Checkpoint.tree_size.desc()).limit(1)
+    ).scalar_one_or_none()
+    return size, latest if latest is not None and latest.tree_size == size else None
+
+
+def latest_checkpoint(uow: UnitOfWork, identity: LogIdentity, *,
+                      reader: UnitOfWork | None = None) -> Checkpoint:
+    """The checkpoint of the current tree, signing and storing a new one if the tree grew.
+
+    With a `reader` (a unit of work that only reads), `uow` is only opened to sign: on
+    SQLite, serving an existing checkpoint then does not wait for the write lock."""
+    if reader is not None:
+        with reader:
+            _, current = _of_the_current_tree(reader.session)
+        if current is not None:
+            return current
     with uow:
-        size = tree_size(uow.session)
-        latest = uow.session.execute(
-            select(Checkpoint).order_by(Checkpoint.tree_size.desc()).limit(1)
-        ).scalar_one_or_none()
-        if latest is not None and latest.tree_size == size:
-            return latest
+        size, current = _of_the_current_tree(uow.session)
+        if current is not None:
+            return current
         signed = sign_checkpoint(identity.private_key, identity.origin, size,
                                  root_at(uow.session, size))
         checkpoint = Checkpoint(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import threading
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from flask import Flask
@@ -40,7 +41,8 @@ def test_authentication_does_not_wait_for_the_sqlite_write_lock(app: Flask) -> N
         thread.join(timeout=35)
 
 
-# Both may sign and store a checkpoint when the journal has grown since the last one.
+# Both sign and store a checkpoint when the journal has grown since the last one (which
+# takes the write lock); with the checkpoint current they only read (tested below).
 GETS_THAT_MAY_WRITE = {"/v1/ledger/checkpoint", "/v1/statements"}
 
 
@@ -73,6 +75,39 @@ def test_reads_do_not_wait_for_the_sqlite_write_lock(app: Flask) -> None:
         waited = [path for path in paths if path not in got]
         assert not waited, f"waited for the write lock: {waited[:3]}"
         assert not {path: code for path, code in got.items() if code >= 500}
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()
+        thread.join(timeout=35)
+
+
+def test_a_statement_reads_its_lines_without_the_sqlite_write_lock(app: Flask) -> None:
+    """With the checkpoint current, the checkpoint and a statement (JSON, CSV and PDF)
+    answer while another process holds the write lock: a long statement does not hold up
+    every writer."""
+    _, key = parties.bootstrap_operator(UnitOfWork(app.extensions["ipx"].sessions))
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {key.key}"}
+    assert client.get("/v1/ledger/checkpoint").status_code == 200  # signed: nothing to store
+    now = datetime.now(UTC)
+    query = (f"from={now - timedelta(days=30):%Y-%m-%dT%H:%M:%SZ}"
+             f"&to={now + timedelta(days=1):%Y-%m-%dT%H:%M:%SZ}&currency=HKD")
+    writer = sqlite3.connect(str(app.extensions["ipx"].engine.url.database),
+                             isolation_level=None, timeout=1)
+    writer.execute("BEGIN IMMEDIATE")
+    got: list[int] = []
+
+    def read() -> None:
+        got.append(client.get("/v1/ledger/checkpoint").status_code)
+        for form in ("json", "csv", "pdf"):
+            got.append(client.get(f"/v1/statements?{query}&format={form}",
+                                  headers=headers).status_code)
+
+    try:
+        thread = threading.Thread(target=read, daemon=True)
+        thread.start()
+        thread.join(timeout=20)
+        assert got == [200, 200, 200, 200], "waited for the write lock"
     finally:
         writer.execute("ROLLBACK")
         writer.close()
