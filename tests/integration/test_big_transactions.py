@@ -7,7 +7,9 @@ missing among existing ones are created with the rest updated."""
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
@@ -189,3 +191,48 @@ def test_a_big_batch_of_existing_accounts_is_moved_by_its_engine_s_short_path(
     assert all_there is not None and len(all_there) == MANY + 1
     if postgresql:
         assert list(all_there) == sorted(all_there)  # the rows as the UPDATE locked them
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_big_batches_and_small_transfers_on_the_same_accounts_never_deadlock(
+        uow_factory: Uow, codes: list[str]) -> None:
+    """Two threads pay every account at once (the one-pass UPDATE) while four move money
+    between a few of the same accounts (locked by `_LOCK_PG`), the accounts opened in reverse
+    code order: both lock in code order, so no deadlock, no overdraft, and every minor unit
+    is where the postings say."""
+    with uow_factory() as uow:
+        _pay(uow, dict.fromkeys(codes[::-1], 50))
+        uow.commit()
+    ends = codes[:6] + codes[-6:]  # both ends of the code order
+    refused: list[str] = []
+
+    def pay_everyone(worker: int) -> None:
+        for _ in range(3):
+            with uow_factory() as uow:
+                _pay(uow, dict.fromkeys(codes, 1 + worker))
+                uow.commit()
+
+    def transfer(worker: int) -> None:
+        rng = random.Random(worker)
+        for _ in range(30):
+            payer, payee = rng.sample(ends, 2)
+            with uow_factory() as uow:
+                try:
+                    post_transaction(uow, kind="money.transfer", data={}, actor=None,
+                                     postings=[Posting(payer, "HKD", -7),
+                                               Posting(payee, "HKD", 7)])
+                    uow.commit()
+                except InsufficientFunds as error:
+                    refused.append(str(error))
+
+    with ThreadPoolExecutor(6) as pool:
+        done = [pool.submit(pay_everyone, w) for w in range(2)]
+        done += [pool.submit(transfer, w) for w in range(4)]
+        for future in done:
+            future.result()  # a deadlock would raise here
+    balances = _balances(uow_factory)
+    assert balances.pop(CLEARING_HKD) == -(50 + 3 * 1 + 3 * 2) * MANY
+    assert sum(balances.values()) == (50 + 3 + 6) * MANY and min(balances.values()) >= 0
+    assert all("would be overdrawn by" in message for message in refused)
+    _check_postings_and_replay(uow_factory)
