@@ -29,7 +29,7 @@ from api.routes import (
 )
 from api.routes import payments as payment_routes
 from api.schemas.common import ProblemSchema
-from ledger.db import is_sqlite_file, make_engine, make_session_factory
+from ledger.db import is_sqlite_file, make_engine, make_session_factory, read_only_view
 from ledger.services.transparency import LogIdentity
 from ledger.signing_key import load_signing_key
 from payments.config import make_provider, withdrawal_route
@@ -80,7 +80,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     engine = make_engine(settings.database_url)
     read_engine = (make_engine(settings.database_url, read_only=True)
-                   if is_sqlite_file(engine) else engine)
+                   if is_sqlite_file(engine) else read_only_view(engine))
     app.extensions["ipx"] = Runtime(
         engine=engine,
         sessions=make_session_factory(engine),

@@ -18,9 +18,10 @@ class Runtime:
     engine: Engine
     sessions: sessionmaker[Session]
     identity: LogIdentity
-    # For requests that only read. On a SQLite file an engine whose transactions begin with a
-    # plain (deferred) BEGIN: the main engine's `BEGIN IMMEDIATE` would queue every GET behind
-    # every writer for the database's one write lock. Elsewhere the main engine.
+    # For requests that only read, refusing to write. On a SQLite file an engine whose
+    # transactions begin with a plain (deferred) BEGIN: the main engine's `BEGIN IMMEDIATE`
+    # would queue every GET behind every writer for the database's one write lock. On
+    # PostgreSQL the main engine's pool with READ ONLY transactions; in memory the main engine.
     read_engine: Engine
     read_sessions: sessionmaker[Session]
 
@@ -40,8 +41,7 @@ def uow() -> UnitOfWork:
 
 
 def read_uow() -> UnitOfWork:
-    """A unit of work for a service that only reads (it must never write: on a SQLite file
-    its transaction cannot take the write lock)."""
+    """A unit of work for a service that only reads: a write through it fails."""
     return UnitOfWork(runtime().read_sessions)
 
 

@@ -62,8 +62,9 @@ def is_sqlite_file(engine: Engine) -> bool:
 def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
     """Create an engine for `url` with the settings IPX relies on.
 
-    `read_only` engines (long readers such as `ipx ledger verify`) begin SQLite transactions
-    without taking the write lock, so that writers are not held up while they run.
+    `read_only` engines (long readers such as `ipx ledger verify`, the API's reads) begin
+    SQLite transactions without taking the write lock, so that writers are not held up while
+    they run, and refuse to write (PostgreSQL's transactions are READ ONLY).
     """
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
@@ -76,7 +77,14 @@ def make_engine(url: str, *, read_only: bool = False, **kwargs: Any) -> Engine:
         return engine
     engine = create_engine(url, **kwargs)
     _ping_when_idle(engine)
-    return engine
+    return read_only_view(engine) if read_only else engine
+
+
+def read_only_view(engine: Engine) -> Engine:
+    """`engine`'s pool, its transactions READ ONLY on PostgreSQL (reset when a connection
+    goes back to the pool)."""
+    return (engine.execution_options(postgresql_readonly=True)
+            if engine.dialect.name == "postgresql" else engine)
 
 
 # A pooled connection returned less than this long ago has just worked: checking it out again
@@ -139,6 +147,8 @@ def _configure_sqlite(engine: Engine, read_only: bool) -> None:
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=30000")
+        if read_only:  # a write through it fails instead of taking the write lock unqueued
+            cursor.execute("PRAGMA query_only=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -5,6 +5,7 @@ all on a ROLLBACK)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select, text
@@ -81,3 +82,35 @@ def test_a_caught_error_leaves_an_aborted_transaction_to_roll_back(uow_factory: 
             caught.append(error)
     # Leaving the block did not fail on the aborted transaction, and the pool is usable.
     assert caught and _parties(uow_factory) >= 0
+
+
+def test_the_api_s_reading_unit_of_work_refuses_to_write(database_url: str,
+                                                         tmp_path: Path) -> None:
+    """`read_uow()` reads what the writing one committed, and a write through it fails
+    (SQLite's `query_only`, PostgreSQL's READ ONLY transaction) and changes nothing; on
+    SQLite it begins without the write lock."""
+    from api.app import create_app
+    from api.config import Settings
+    from api.context import read_uow, runtime, uow
+    from ledger.signing_key import load_or_create_signing_key
+
+    load_or_create_signing_key(tmp_path / "home")
+    app = create_app(Settings(database_url=database_url, home=tmp_path / "home",
+                              origin="test.ipx.local/journal"))
+    try:
+        with app.app_context():
+            with uow() as writing:
+                writing.session.add(Party(id="pty_reader", kind="investor", name="Reader",
+                                          created_at=writing.now))
+                writing.commit()
+            with read_uow() as reading:
+                assert reading.session.get_one(Party, "pty_reader").name == "Reader"
+            with read_uow() as reading, pytest.raises(DBAPIError, match="(?i)read.?only"):
+                reading.session.execute(text("UPDATE parties SET name = 'changed'"))
+            with uow() as writing:
+                assert writing.session.get_one(Party, "pty_reader").name == "Reader"
+            # Its own connections on SQLite; on PostgreSQL the main engine's pool.
+            assert (runtime().read_engine.pool is not runtime().engine.pool) == (
+                database_url.startswith("sqlite"))
+    finally:
+        app.extensions["ipx"].dispose()
