@@ -21,6 +21,8 @@ def _wrote_nothing(session: Session) -> bool:
     if (not session.in_transaction() or session.new or session.dirty or session.deleted
             or not is_postgresql(session)):
         return False
+    if session.get_bind().get_execution_options().get("postgresql_readonly"):
+        return True  # a READ ONLY transaction (`ledger.db.read_only_view`) cannot have written
     try:
         return bool(session.connection().exec_driver_sql(
             "SELECT pg_current_xact_id_if_assigned() IS NULL").scalar_one())

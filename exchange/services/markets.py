@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select, union_all
 
 from exchange.markets import lock_market, read_market
 from exchange.models import Market, Order, Trade
@@ -130,15 +130,22 @@ def order_book(uow: UnitOfWork, instrument_id: str, depth: int) -> tuple[list[Le
         if instrument is None:
             raise NotFound(f"no instrument '{instrument_id}'", field="id")
         tick = Decimal(read_market(uow.session, instrument).tick_size)
-        sides = []
-        for side, order in (("buy", Order.price_ticks.desc()), ("sell", Order.price_ticks.asc())):
-            rows = uow.session.execute(
-                select(Order.price_ticks, func.sum(Order.remaining))
+        # Both sides in one statement (one round trip less per read of the book).
+        best = [select(literal(side).label("side"), Order.price_ticks,
+                       func.sum(Order.remaining).label("quantity"))
                 .where(Order.instrument_id == instrument_id, Order.status_open,
                        Order.side == side)
-                .group_by(Order.price_ticks).order_by(order).limit(depth)).all()
-            sides.append([Level(p * tick, int(q)) for p, q in rows])
-        return sides[0], sides[1]
+                .group_by(Order.price_ticks).order_by(order).limit(depth).subquery()
+                for side, order in (("buy", Order.price_ticks.desc()),
+                                    ("sell", Order.price_ticks.asc()))]
+        sides: dict[str, list[Level]] = {"buy": [], "sell": []}
+        for side, price, quantity in uow.session.execute(
+                union_all(*(select(*levels.c) for levels in best))):
+            sides[side].append(Level(price * tick, int(quantity)))
+        # Each side best first (a union keeps no order of its own).
+        sides["buy"].sort(key=lambda level: -level.price)
+        sides["sell"].sort(key=lambda level: level.price)
+        return sides["buy"], sides["sell"]
 
 
 @dataclass(frozen=True)

@@ -232,3 +232,18 @@ def test_a_call_auction_clears_at_one_price(mkt: Market, sessions: sessionmaker[
         assert compare(session) == [] and compare_orders(session) == []
         held = session.execute(select(func.sum(Holding.held_units))).scalar_one()
     assert held == 50  # bob's unfilled 50 at 10.00 rest for the next auction
+
+
+def test_the_book_aggregates_each_side_best_first_to_its_depth(mkt: Market) -> None:
+    """Resting quantity summed per price, bids highest first and asks lowest first, each
+    side cut to the depth on its own (both are read in one statement)."""
+    for quantity, price in ((100, "10.40"), (30, "10.00"), (70, "10.00"), (50, "10.20")):
+        assert mkt.order(mkt.alice, "sell", quantity, price).order.status == "open"
+    for quantity, price in ((10, "9.00"), (20, "9.80"), (40, "9.50"), (5, "9.80")):
+        assert mkt.order(mkt.fund, "buy", quantity, price).order.status == "open"
+    bids, asks = markets.order_book(mkt.uow(), mkt.instrument, 2)
+    assert [(b.price, b.quantity) for b in bids] == [(D("9.80"), 25), (D("9.50"), 40)]
+    assert [(a.price, a.quantity) for a in asks] == [(D("10.00"), 100), (D("10.20"), 50)]
+    bids, asks = markets.order_book(mkt.uow(), mkt.instrument, 10)
+    assert [b.price for b in bids] == [D("9.80"), D("9.50"), D("9.00")]
+    assert [a.price for a in asks] == [D("10.00"), D("10.20"), D("10.40")]
