@@ -53,6 +53,14 @@ def _pay(uow: UnitOfWork, amounts: dict[str, int]) -> Posted:
         + [Posting(code, "HKD", amount) for code, amount in amounts.items()])
 
 
+def _paid(uow_factory: Uow, amounts: dict[str, int]) -> Posted:
+    """`_pay`, committed in a unit of work of its own."""
+    with uow_factory() as uow:
+        posted = _pay(uow, amounts)
+        uow.commit()
+        return posted
+
+
 def _balances(uow_factory: Uow) -> dict[str, int]:
     with uow_factory() as uow:
         return _read_balances(uow.session)
@@ -103,12 +111,8 @@ def test_a_big_transaction_updates_balances_and_records_its_rows(uow_factory: Uo
 
 def test_missing_accounts_are_created_with_the_rest_updated(uow_factory: Uow,
                                                             codes: list[str]) -> None:
-    with uow_factory() as uow:
-        _pay(uow, dict.fromkeys(codes[::2], 5))
-        uow.commit()
-    with uow_factory() as uow:
-        _pay(uow, dict.fromkeys(codes, 3))
-        uow.commit()
+    _paid(uow_factory, dict.fromkeys(codes[::2], 5))
+    _paid(uow_factory, dict.fromkeys(codes, 3))
     assert _balances(uow_factory) == {CLEARING_HKD: -5 * len(codes[::2]) - 3 * MANY} | {
         code: 3 + (5 if n % 2 == 0 else 0) for n, code in enumerate(codes)}
     _check_postings_and_replay(uow_factory)
@@ -116,9 +120,7 @@ def test_missing_accounts_are_created_with_the_rest_updated(uow_factory: Uow,
 
 def test_an_overdraft_in_a_big_batch_is_named_and_changes_nothing(uow_factory: Uow,
                                                                   codes: list[str]) -> None:
-    with uow_factory() as uow:
-        _pay(uow, dict.fromkeys(codes, 10))
-        uow.commit()
+    _paid(uow_factory, dict.fromkeys(codes, 10))
     before = _balances(uow_factory)
     debits = dict.fromkeys(codes, -10) | {codes[-3]: -11}
     with uow_factory() as uow, pytest.raises(
@@ -133,13 +135,9 @@ def test_sqlite_reads_a_big_batch_either_way_to_the_same_end(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """SQLite reads a batch that is most of the table in one pass over it, and a smaller one
     by code: both find the same accounts, the missing ones left to be created."""
-    with uow_factory() as uow:
-        _pay(uow, dict.fromkeys(codes[1::3], 4))
-        uow.commit()
+    _paid(uow_factory, dict.fromkeys(codes[1::3], 4))
     monkeypatch.setattr(accounts, "_most_of_the_table", lambda *_: whole_table)
-    with uow_factory() as uow:
-        _pay(uow, dict.fromkeys(codes, 2))
-        uow.commit()
+    _paid(uow_factory, dict.fromkeys(codes, 2))
     assert _balances(uow_factory) == {CLEARING_HKD: -4 * len(codes[1::3]) - 2 * MANY} | {
         code: 2 + (4 if n % 3 == 1 else 0) for n, code in enumerate(codes)}
     _check_postings_and_replay(uow_factory)
@@ -163,12 +161,8 @@ def test_a_big_batch_of_existing_accounts_is_moved_by_its_engine_s_short_path(
 
     monkeypatch.setattr(accounts, mover, spy)
     backwards = codes[::-1]  # opened in reverse code order: the table's order is not the codes'
-    with uow_factory() as uow:
-        _pay(uow, dict.fromkeys(backwards[::2], 5))
-        uow.commit()
-    with uow_factory() as uow:
-        _pay(uow, dict.fromkeys(backwards, 1))
-        uow.commit()
+    _paid(uow_factory, dict.fromkeys(backwards[::2], 5))
+    _paid(uow_factory, dict.fromkeys(backwards, 1))
     with uow_factory() as uow:
         loaded = balances_of(uow.session, backwards[0].split(":")[0])[0]  # an ORM object, before
         _pay(uow, dict.fromkeys(codes, 2))
@@ -201,17 +195,13 @@ def test_big_batches_and_small_transfers_on_the_same_accounts_never_deadlock(
     between a few of the same accounts (locked by `_LOCK_PG`), the accounts opened in reverse
     code order: both lock in code order, so no deadlock, no overdraft, and every minor unit
     is where the postings say."""
-    with uow_factory() as uow:
-        _pay(uow, dict.fromkeys(codes[::-1], 50))
-        uow.commit()
+    _paid(uow_factory, dict.fromkeys(codes[::-1], 50))
     ends = codes[:6] + codes[-6:]  # both ends of the code order
     refused: list[str] = []
 
     def pay_everyone(worker: int) -> None:
         for _ in range(3):
-            with uow_factory() as uow:
-                _pay(uow, dict.fromkeys(codes, 1 + worker))
-                uow.commit()
+            _paid(uow_factory, dict.fromkeys(codes, 1 + worker))
 
     def transfer(worker: int) -> None:
         rng = random.Random(worker)
