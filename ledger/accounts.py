@@ -108,11 +108,15 @@ _POSTINGS_PG = (
     "INSERT INTO postings (transaction_id, account_id, amount_minor) "
     "SELECT :money_id, p.account_id, p.amount FROM unnest(:money_account_ids, :money_amounts) "
     "AS p(account_id, amount)")
-_MONEY_BINDS = (
+_TRANSACTION_BINDS = (
     bindparam("money_id", type_=String), bindparam("money_client_id", type_=String),
     bindparam("money_request_hash", type_=String), bindparam("money_kind", type_=String),
-    bindparam("money_created_at", type_=MoneyTransaction.__table__.c.created_at.type),
-    bindparam("money_account_ids", type_=INTEGERS), bindparam("money_amounts", type_=INTEGERS))
+    bindparam("money_created_at", type_=MoneyTransaction.__table__.c.created_at.type))
+_POSTINGS_BINDS = (bindparam("money_account_ids", type_=INTEGERS),
+                   bindparam("money_amounts", type_=INTEGERS))
+# A big batch's postings on PostgreSQL, after the entry's statement: COPY writes a page of rows
+# per WAL record where INSERT writes one per row.
+_COPY_POSTINGS_PG = "COPY postings (transaction_id, account_id, amount_minor) FROM STDIN"
 _INSERT_POSTINGS_SQLITE = (
     "INSERT INTO postings (transaction_id, account_id, amount_minor) VALUES (?, ?, ?)")
 
@@ -334,7 +338,9 @@ def money_rider(*, kind: str, at: datetime, client_id: str | None, request_hash:
     balance and applied them to the balances. `request_hash` None: the entry's leaf hash (no
     client id, so nothing ever compares it; the leaf identifies the transaction without
     encoding its postings a second time). On PostgreSQL the postings' references are checked
-    once, at the end of the entry's statement."""
+    once, at the end of the statement that writes them: the entry's own, or for a big batch
+    a COPY that follows it (100,000 postings in 0.15-0.16 s against 0.28-0.34 s by INSERT,
+    bench/README.md)."""
     transaction_id = new_id("txn")
     # Inserted in account order, so that the postings' account index is written page after
     # page: for 100,000 accounts opened in random order, SQLite's append with the postings took
@@ -349,12 +355,28 @@ def money_rider(*, kind: str, at: datetime, client_id: str | None, request_hash:
         connection.exec_driver_sql(_INSERT_POSTINGS_SQLITE, [
             (transaction_id, account_id, amount) for account_id, amount in rows])
 
-    return transaction_id, Rider(
-        statements=(_TRANSACTION_PG, _POSTINGS_PG), binds=_MONEY_BINDS, write=write,
-        params=lambda: {
-            "money_id": transaction_id, "money_client_id": client_id,
-            "money_request_hash": request_hash, "money_kind": kind, "money_created_at": at,
-            "money_account_ids": [a for a, _ in rows], "money_amounts": [m for _, m in rows]})
+    def params() -> dict[str, Any]:
+        transaction = {"money_id": transaction_id, "money_client_id": client_id,
+                       "money_request_hash": request_hash, "money_kind": kind,
+                       "money_created_at": at}
+        if big:
+            return transaction
+        return transaction | {"money_account_ids": [a for a, _ in rows],
+                              "money_amounts": [m for _, m in rows]}
+
+    def copy(connection: Connection) -> None:
+        copied = "".join([f"{transaction_id}\t{a}\t{m}\n" for a, m in rows])
+        driver = connection.connection.driver_connection  # psycopg's, in this transaction
+        with driver.cursor() as cursor, cursor.copy(_COPY_POSTINGS_PG) as copying:
+            copying.write(copied)
+
+    big = len(rows) >= BIG_BATCH
+    if big:
+        return transaction_id, Rider(statements=(_TRANSACTION_PG,), binds=_TRANSACTION_BINDS,
+                                     write=write, params=params, follow=copy)
+    return transaction_id, Rider(statements=(_TRANSACTION_PG, _POSTINGS_PG),
+                                 binds=_TRANSACTION_BINDS + _POSTINGS_BINDS, write=write,
+                                 params=params)
 
 
 @dataclass(frozen=True)

@@ -80,12 +80,14 @@ class Rider:
     and `:leaf_hash` and the parameters `params()` gives (named apart from the append's and
     other riders'), join the append's one statement: fewer round trips while the journal
     head, the one lock every writer takes, is held. Elsewhere `write` runs after the entry is
-    written."""
+    written. `follow`, if given, runs on PostgreSQL after that statement, for rows better
+    written another way (a big batch's postings, copied)."""
 
     statements: tuple[str, ...]
     params: Callable[[], dict[str, Any]]
     write: Callable[[Connection, AppendedEntry], None]
     binds: tuple[BindParameter[Any], ...] = ()
+    follow: Callable[[Connection], None] | None = None
 
 
 def _append_pg(riders: Sequence[Rider]) -> TextClause:
@@ -182,6 +184,9 @@ class JournalWriter:
                 "levels": [lv for lv, _, _ in completed], "idxs": [ix for _, ix, _ in completed],
                 "hashes": [h for _, _, h in completed], "ids": sorted(named),
                 **{k: v for r in riders for k, v in r.params().items()}})
+            for rider in riders:
+                if rider.follow is not None:
+                    rider.follow(connection)
             return entry
         connection.execute(
             _INSERT_ENTRY,

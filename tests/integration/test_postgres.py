@@ -113,6 +113,14 @@ def test_postings_must_name_an_account_and_a_transaction(database_url: str,
         with pytest.raises(psycopg.errors.ForeignKeyViolation, match=f"names an? {what} "):
             _apply(database_url, "INSERT INTO postings (transaction_id, account_id, amount_minor)"
                    f" VALUES ({transaction_id!r}, {account_id}, 0), {row}")
+        # A big batch's postings are copied (ledger.accounts): COPY is checked the same way.
+        copied = f"{transaction_id}\t{account_id}\t0\n" + "\t".join(
+            part.strip(" '") for part in row.strip("()").split(",")) + "\n"
+        with (psycopg.connect(database_url) as connection, connection.cursor() as cursor,
+              pytest.raises(psycopg.errors.ForeignKeyViolation, match=f"names an? {what} "),
+              cursor.copy("COPY postings (transaction_id, account_id, amount_minor) FROM STDIN")
+              as copy):
+            copy.write(copied)
     assert raw_query(database_url, "SELECT * FROM postings ORDER BY 1") == before
 
 
