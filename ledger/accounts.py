@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple, TypeVar
@@ -342,10 +342,15 @@ def money_rider(*, kind: str, at: datetime, client_id: str | None, request_hash:
     a COPY that follows it (100,000 postings in 0.15-0.16 s against 0.28-0.34 s by INSERT,
     bench/README.md)."""
     transaction_id = new_id("txn")
-    # Inserted in account order, so that the postings' account index is written page after
-    # page: for 100,000 accounts opened in random order, SQLite's append with the postings took
-    # 0.86-1.05 s in code order and 0.38-0.41 s in account order (bench/README.md).
-    rows = sorted(zip(account_ids, amounts, strict=True))
+    big = len(account_ids) >= BIG_BATCH
+    copied: list[Future[str]] = []
+
+    def rows() -> list[tuple[int, int]]:
+        # Inserted in account order, so that the postings' account index is written page
+        # after page: for 100,000 accounts opened in random order, SQLite's append with the
+        # postings took 0.86-1.05 s in code order and 0.38-0.41 s in account order
+        # (bench/README.md).
+        return sorted(zip(account_ids, amounts, strict=True))
 
     def write(connection: Connection, entry: AppendedEntry) -> None:
         connection.execute(_INSERT_TRANSACTION, {
@@ -353,30 +358,40 @@ def money_rider(*, kind: str, at: datetime, client_id: str | None, request_hash:
             "request_hash": request_hash or entry.leaf_hash.hex(), "journal_seq": entry.seq,
             "created_at": at})
         connection.exec_driver_sql(_INSERT_POSTINGS_SQLITE, [
-            (transaction_id, account_id, amount) for account_id, amount in rows])
+            (transaction_id, account_id, amount) for account_id, amount in rows()])
 
     def params() -> dict[str, Any]:
         transaction = {"money_id": transaction_id, "money_client_id": client_id,
                        "money_request_hash": request_hash, "money_kind": kind,
                        "money_created_at": at}
-        if big:
+        if big:  # the rows to copy are made ready while the server writes the entry
+            copied.append(_in_background(lambda: "".join(
+                [f"{transaction_id}\t{a}\t{m}\n" for a, m in rows()])))
             return transaction
-        return transaction | {"money_account_ids": [a for a, _ in rows],
-                              "money_amounts": [m for _, m in rows]}
+        ordered = rows()
+        return transaction | {"money_account_ids": [a for a, _ in ordered],
+                              "money_amounts": [m for _, m in ordered]}
 
     def copy(connection: Connection) -> None:
-        copied = "".join([f"{transaction_id}\t{a}\t{m}\n" for a, m in rows])
         driver = connection.connection.driver_connection  # psycopg's, in this transaction
         with driver.cursor() as cursor, cursor.copy(_COPY_POSTINGS_PG) as copying:
-            copying.write(copied)
+            copying.write(copied[-1].result())
 
-    big = len(rows) >= BIG_BATCH
     if big:
         return transaction_id, Rider(statements=(_TRANSACTION_PG,), binds=_TRANSACTION_BINDS,
                                      write=write, params=params, follow=copy)
     return transaction_id, Rider(statements=(_TRANSACTION_PG, _POSTINGS_PG),
                                  binds=_TRANSACTION_BINDS + _POSTINGS_BINDS, write=write,
                                  params=params)
+
+
+def _in_background(work: Callable[[], T]) -> Future[T]:
+    """`work()` started in a thread of its own, which ends with it."""
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
+        return pool.submit(work)
+    finally:
+        pool.shutdown(wait=False)
 
 
 @dataclass(frozen=True)
