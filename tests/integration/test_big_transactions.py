@@ -160,7 +160,7 @@ def test_a_big_batch_of_existing_accounts_is_moved_by_its_engine_s_short_path(
         return moves[-1]
 
     monkeypatch.setattr(accounts, mover, spy)
-    backwards = codes[::-1]  # opened in reverse code order: the table's order is not the codes'
+    backwards = codes[::-1]  # listed backwards; opened by two transactions, so ids interleave codes
     _paid(uow_factory, dict.fromkeys(backwards[::2], 5))
     _paid(uow_factory, dict.fromkeys(backwards, 1))
     with uow_factory() as uow:
