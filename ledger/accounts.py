@@ -174,11 +174,11 @@ def _create(session: Session, balances: Mapping[str, int]) -> dict[str, int]:
         rows.append((code, party, currency, purpose, balance, negative))
     connection = session.connection()
     if is_postgresql(session):
-        codes, owners, currencies, purposes, amounts, negative = (
+        codes, owners, currencies, purposes, amounts, negatives = (
             list(c) for c in zip(*rows, strict=True))
         return dict(connection.execute(_CREATE_PG, {
             "codes": codes, "party_ids": owners, "currencies": currencies,
-            "purposes": purposes, "balances": amounts, "allow_negative": negative}).all())
+            "purposes": purposes, "balances": amounts, "allow_negative": negatives}).all())
     # Many rows per statement, their ids returned: 30 % less than one row per execution and
     # the ids read back by code (100,000 accounts, bench/README.md). 6 values a row.
     created: dict[str, int] = {}
@@ -374,6 +374,8 @@ def money_rider(*, kind: str, at: datetime, client_id: str | None, request_hash:
 
     def copy(connection: Connection) -> None:
         driver = connection.connection.driver_connection  # psycopg's, in this transaction
+        if driver is None:
+            raise RuntimeError("the connection was closed before the postings were copied")
         with driver.cursor() as cursor, cursor.copy(_COPY_POSTINGS_PG) as copying:
             copying.write(copied[-1].result())
 

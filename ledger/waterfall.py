@@ -75,7 +75,7 @@ class WaterfallInput:
     platform_fee_bps: int
     unrecovered_costs: int
     cumulative_net_before: int
-    holdings: Mapping[str, Sequence[Holder]]
+    holdings: Mapping[str, Sequence[tuple[str, int]]]  # per class, Holders or (party, units) rows
     owner_id: str
     operator_id: str
 
@@ -219,7 +219,7 @@ def _tier_portions(
 
 
 def _class_holders(
-    holdings: Mapping[str, Sequence[Holder]], classes: list[str]
+    holdings: Mapping[str, Sequence[tuple[str, int]]], classes: list[str]
 ) -> dict[str, dict[str, int]]:
     """Per class, units per party (merged, zeros dropped), refusing unknown classes."""
     unknown = set(holdings) - set(classes)

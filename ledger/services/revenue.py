@@ -37,7 +37,7 @@ from ledger.models import (
 )
 from ledger.postings import Posting
 from ledger.unit_of_work import UnitOfWork
-from ledger.waterfall import Holder, Line, WaterfallInput, run_waterfall
+from ledger.waterfall import Line, WaterfallInput, run_waterfall
 
 SOURCES = ("licence_fee", "royalty", "milestone", "equity_proceeds", "other")
 PLATFORM_FEE = "platform_fee_bps"
@@ -74,24 +74,20 @@ def set_platform_fee(uow: UnitOfWork, actor: Actor, bps: int) -> int:
 
 
 def _holders(uow: UnitOfWork, asset_id: str,
-             classes: list[str]) -> tuple[dict[str, list[Holder]], dict[str, str]]:
-    """Each revenue class's holders as of now (units held in open orders count for their
-    owner). Other instruments of the asset, such as licence units, are not revenue stakes."""
+             classes: list[str]) -> dict[str, Sequence[tuple[str, int]]]:
+    """Each revenue class's holders as of now, as (party id, units) rows (units held in open
+    orders count for their owner). Other instruments of the asset, such as licence units,
+    are not revenue stakes."""
     uow.session.flush()  # read the holdings as this transaction left them
-    # On the connection, not through the ORM session: 100,000 rows come back several times
-    # faster as plain rows. Unordered: the split does not depend on the order of holders.
-    rows = uow.session.connection().execute(
-        select(Instrument.unit_class, Instrument.id, Holding.party_id, Holding.units)
-        .join(Holding, Holding.instrument_id == Instrument.id)
-        .where(Instrument.asset_id == asset_id, Holding.units > 0,
-               Instrument.unit_class.in_(classes))
-    ).all()
-    holders: dict[str, list[Holder]] = defaultdict(list)
-    instruments: dict[str, str] = {}
-    for unit_class, instrument_id, party_id, units in rows:
-        holders[unit_class].append(Holder(party_id, units))
-        instruments[unit_class] = instrument_id
-    return dict(holders), instruments
+    connection = uow.session.connection()
+    # On the connection, not through the ORM session, a query per class: 100,000 rows come
+    # back several times faster as plain rows, and go to the waterfall as they are, with no
+    # object built per holder. Unordered: the split does not depend on the order of holders.
+    return {cls: connection.execute(
+        select(Holding.party_id, Holding.units)
+        .join(Instrument, Holding.instrument_id == Instrument.id)
+        .where(Instrument.asset_id == asset_id, Instrument.unit_class == cls,
+               Holding.units > 0)).tuples().all() for cls in classes}
 
 
 def record_revenue(
@@ -144,7 +140,7 @@ def distribute(
     operator_id = session.execute(
         select(Party.id).where(Party.kind == "operator").order_by(Party.created_at)
         .limit(1)).scalar_one()
-    holders, _ = _holders(uow, asset_id, body["classes"])
+    holders = _holders(uow, asset_id, body["classes"])
     fee_bps = platform_fee_bps(uow)
     result = run_waterfall(WaterfallInput(
         gross=gross, currency_exponent=exponent(currency), policy=body,
