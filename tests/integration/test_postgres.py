@@ -106,21 +106,20 @@ def test_postings_must_name_an_account_and_a_transaction(database_url: str,
     account_id, transaction_id = raw_query(
         database_url, "SELECT account_id, transaction_id FROM postings LIMIT 1")[0]
     before = raw_query(database_url, "SELECT * FROM postings ORDER BY 1")
-    unknown = {"account": f"({transaction_id!r}, 999999999, 5)",
-               "money transaction": f"('txn_nowhere', {account_id}, 5)"}
-    for what, row in unknown.items():
+    unknown = {"account": (transaction_id, 999999999),
+               "money transaction": ("txn_nowhere", account_id)}
+    for what, (bad_transaction, bad_account) in unknown.items():
         # One bad row among good ones refuses the whole statement.
         with pytest.raises(psycopg.errors.ForeignKeyViolation, match=f"names an? {what} "):
             _apply(database_url, "INSERT INTO postings (transaction_id, account_id, amount_minor)"
-                   f" VALUES ({transaction_id!r}, {account_id}, 0), {row}")
+                   f" VALUES ({transaction_id!r}, {account_id}, 0), "
+                   f"({bad_transaction!r}, {bad_account}, 5)")
         # A big batch's postings are copied (ledger.accounts): COPY is checked the same way.
-        copied = f"{transaction_id}\t{account_id}\t0\n" + "\t".join(
-            part.strip(" '") for part in row.strip("()").split(",")) + "\n"
         with (psycopg.connect(database_url) as connection, connection.cursor() as cursor,
               pytest.raises(psycopg.errors.ForeignKeyViolation, match=f"names an? {what} "),
               cursor.copy("COPY postings (transaction_id, account_id, amount_minor) FROM STDIN")
               as copy):
-            copy.write(copied)
+            copy.write(f"{transaction_id}\t{account_id}\t0\n{bad_transaction}\t{bad_account}\t5\n")
     assert raw_query(database_url, "SELECT * FROM postings ORDER BY 1") == before
 
 
