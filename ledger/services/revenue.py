@@ -87,7 +87,7 @@ def _holders(uow: UnitOfWork, asset_id: str,
         select(Holding.party_id, Holding.units)
         .join(Instrument, Holding.instrument_id == Instrument.id)
         .where(Instrument.asset_id == asset_id, Instrument.unit_class == cls,
-               Holding.units > 0)).tuples().all() for cls in classes}
+               Holding.units > 0)).all() for cls in classes}
 
 
 def record_revenue(
