@@ -412,11 +412,10 @@ def _meanwhile(encode: Callable[[], None], work: Callable[[], T], *, overlap: bo
     if not overlap:
         encode()
         return work()
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        encoding = pool.submit(encode)
-        done = work()
-        encoding.result()
-        return done
+    encoding = _in_background(encode)
+    done = work()
+    encoding.result()
+    return done
 
 
 def post_transaction(
