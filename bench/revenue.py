@@ -61,6 +61,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import psycopg
+from alembic.script import ScriptDirectory
 from benchlib import (
     RESULTS,
     ROOT,
@@ -389,7 +390,7 @@ def run_distribute(engines: list[str], args: argparse.Namespace, problem: str | 
 CURRENCY = "EUR"
 STATEMENT_SEED = 20260105
 Txn = tuple[str, str | None, str, str, int, datetime]  # id, client_id, hash, kind, seq, at
-PostingTuple = tuple[int, str, int, int]  # id, transaction id, account id, amount
+PostingTuple = tuple[int, int, int, int]  # account id, journal seq, line, amount
 
 
 class StatementJournal(JournalGenerator):
@@ -422,7 +423,6 @@ class StatementJournal(JournalGenerator):
         self.balances: dict[str, int] = defaultdict(int)
         self.txns: list[Txn] = []
         self.postings: list[PostingTuple] = []
-        self.next_posting = 1
 
     def _money(self, kind: str, data: dict[str, Any], parties: list[str],
                postings: list[Posting], client_id: str | None
@@ -433,9 +433,8 @@ class StatementJournal(JournalGenerator):
             [p.account, p.currency, p.amount] for p in postings]})
         self.txns.append((txn, client_id, fingerprint, kind, self.seq,
                           START + timedelta(milliseconds=37 * self.seq)))
-        for p in postings:
-            self.postings.append((self.next_posting, txn, self.account_ids[p.account], p.amount))
-            self.next_posting += 1
+        for line, p in enumerate(postings):
+            self.postings.append((self.account_ids[p.account], self.seq, line, p.amount))
             self.balances[p.account] += p.amount
         named = set(parties)  # the account owners read it through its postings
         return kind, data, self.operator, named, [posting_json(p) for p in postings]
@@ -546,7 +545,7 @@ def build_statement_sqlite(path: Path, gen: StatementJournal) -> float:
             insert_chunked(c, MoneyTransaction.__table__, _rows(
                 ["id", "client_id", "request_hash", "kind", "journal_seq", "created_at"], txns))
             insert_chunked(c, PostingRow.__table__, _rows(
-                ["id", "transaction_id", "account_id", "amount_minor"], postings))
+                ["account_id", "journal_seq", "line", "amount_minor"], postings))
         _built(entries[-1][0], gen.entries, t0)
     with engine.begin() as c:
         _finish(c, gen)
@@ -585,8 +584,8 @@ def build_statement_postgresql(url: str, gen: StatementJournal) -> float:
         ("COPY money_transactions (id, client_id, request_hash, kind, journal_seq, created_at) "
          "FROM STDIN (FORMAT BINARY)",
          ["varchar", "varchar", "varchar", "varchar", "int8", "timestamptz"]),
-        ("COPY postings (id, transaction_id, account_id, amount_minor) FROM STDIN (FORMAT BINARY)",
-         ["int4", "varchar", "int4", "int8"]),
+        ("COPY postings (account_id, journal_seq, line, amount_minor) FROM STDIN "
+         "(FORMAT BINARY)", ["int4", "int8", "int4", "int8"]),
     ]
 
     def copy(db: psycopg.Connection[Any], sql: str, types: list[str],
@@ -612,9 +611,8 @@ def build_statement_postgresql(url: str, gen: StatementJournal) -> float:
                                [(b, gen.account_ids[code]) for code, b in gen.balances.items()])
             cursor.execute("UPDATE journal_head SET size = %s, chain_hash = %s, frontier = %s "
                            "WHERE id = 1", (gen.entries, gen.chain, gen.frontier.to_bytes()))
-            for table in ("accounts", "postings"):
-                cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                               f"(SELECT max(id) FROM {table}))")
+            cursor.execute("SELECT setval(pg_get_serial_sequence('accounts', 'id'), "
+                           "(SELECT max(id) FROM accounts))")
         db.commit()
     load = time.perf_counter() - t0
     with psycopg.connect(url, autocommit=True) as db:
@@ -629,7 +627,9 @@ def _built(done: int, total: int, t0: float) -> None:
 
 
 def statement_cache(args: argparse.Namespace) -> tuple[str, Path, dict[str, Any]]:
-    folder = RESULTS / f"statement-sqlite-{args.entries}-{args.lines}"
+    # Rebuilt for each schema: a cache from an older one would not load into this one's code.
+    head = ScriptDirectory.from_config(migrations.alembic_config("sqlite://")).get_current_head()
+    folder = RESULTS / f"statement-sqlite-{args.entries}-{args.lines}-schema{head}"
     path, home, meta = folder / "ipx.sqlite3", folder / "home", folder / "meta.json"
     if args.rebuild or not meta.exists():
         shutil.rmtree(folder, ignore_errors=True)

@@ -386,7 +386,7 @@ class Settlement:
             connection.execute(_INSERT_TRADES, [{**row, "journal_seq": entry.seq}
                                                 for row in rows])
 
-        return Rider(statements=(_TRADES_PG,), write=write, params=lambda: {
+        return Rider(statements=(_TRADES_PG,), write=write, params=lambda _: {
             "trades": _rows_json(rows)})
 
     # -- the write -----------------------------------------------------------------------------

@@ -105,20 +105,21 @@ _TRANSACTION_PG = (
     "VALUES (:money_id, :money_client_id, COALESCE(:money_request_hash, encode(:leaf_hash, "
     "'hex')), :money_kind, :seq, :money_created_at)")
 _POSTINGS_PG = (
-    "INSERT INTO postings (transaction_id, account_id, amount_minor) "
-    "SELECT :money_id, p.account_id, p.amount FROM unnest(:money_account_ids, :money_amounts) "
-    "AS p(account_id, amount)")
+    "INSERT INTO postings (account_id, journal_seq, line, amount_minor) "
+    "SELECT p.account_id, :seq, p.line, p.amount FROM unnest(:money_account_ids, :money_lines, "
+    ":money_amounts) AS p(account_id, line, amount)")
 _TRANSACTION_BINDS = (
     bindparam("money_id", type_=String), bindparam("money_client_id", type_=String),
     bindparam("money_request_hash", type_=String), bindparam("money_kind", type_=String),
     bindparam("money_created_at", type_=MoneyTransaction.__table__.c.created_at.type))
 _POSTINGS_BINDS = (bindparam("money_account_ids", type_=INTEGERS),
+                   bindparam("money_lines", type_=INTEGERS),
                    bindparam("money_amounts", type_=INTEGERS))
 # A big batch's postings on PostgreSQL, after the entry's statement: COPY writes a page of rows
 # per WAL record where INSERT writes one per row.
-_COPY_POSTINGS_PG = "COPY postings (transaction_id, account_id, amount_minor) FROM STDIN"
+_COPY_POSTINGS_PG = "COPY postings (account_id, journal_seq, line, amount_minor) FROM STDIN"
 _INSERT_POSTINGS_SQLITE = (
-    "INSERT INTO postings (transaction_id, account_id, amount_minor) VALUES (?, ?, ?)")
+    "INSERT INTO postings (account_id, journal_seq, line, amount_minor) VALUES (?, ?, ?, ?)")
 
 
 def _most_of_the_table(connection: Connection, codes: list[str]) -> bool:
@@ -333,24 +334,25 @@ def _keep_objects_in_step(session: Session, balances: Mapping[str, int]) -> None
 
 def money_rider(*, kind: str, at: datetime, client_id: str | None, request_hash: str | None,
                 account_ids: Sequence[int], amounts: Sequence[int]) -> tuple[str, Rider]:
-    """A money transaction and its postings (`amounts[i]` to account `account_ids[i]`) as a
-    rider of their journal entry, and the transaction's id. The caller has checked that they
-    balance and applied them to the balances. `request_hash` None: the entry's leaf hash (no
-    client id, so nothing ever compares it; the leaf identifies the transaction without
-    encoding its postings a second time). On PostgreSQL the postings' references are checked
-    once, at the end of the statement that writes them: the entry's own, or for a big batch
-    a COPY that follows it (100,000 postings into a table with only its key: 0.14-0.16 s
-    against 0.28-0.45 s by INSERT, bench/README.md)."""
+    """A money transaction and its postings (`amounts[i]` to account `account_ids[i]`, line
+    `i` of the entry's postings) as a rider of their journal entry, and the transaction's id.
+    The caller has checked that they balance and applied them to the balances.
+    `request_hash` None: the entry's leaf hash (no client id, so nothing ever compares it; the
+    leaf identifies the transaction without encoding its postings a second time). On
+    PostgreSQL the postings' references are checked once, at the end of the statement that
+    writes them: the entry's own, or for a big batch a COPY that follows it (100,000 postings
+    into a table with only its key: 0.14-0.16 s against 0.28-0.45 s by INSERT,
+    bench/README.md)."""
     transaction_id = new_id("txn")
     big = len(account_ids) >= BIG_BATCH
     copied: list[Future[str]] = []
 
-    def rows() -> list[tuple[int, int]]:
-        # Inserted in account order, so that the postings' account index is written page
+    def rows() -> list[tuple[int, int, int]]:
+        # (account id, line, amount) in key order, so that the key's index is written page
         # after page: for 100,000 accounts opened in random order, SQLite's append with the
         # postings took 0.86-1.05 s in code order and 0.38-0.41 s in account order
         # (bench/README.md).
-        return sorted(zip(account_ids, amounts, strict=True))
+        return sorted(zip(account_ids, range(len(amounts)), amounts, strict=True))
 
     def write(connection: Connection, entry: AppendedEntry) -> None:
         connection.execute(_INSERT_TRANSACTION, {
@@ -358,19 +360,20 @@ def money_rider(*, kind: str, at: datetime, client_id: str | None, request_hash:
             "request_hash": request_hash or entry.leaf_hash.hex(), "journal_seq": entry.seq,
             "created_at": at})
         connection.exec_driver_sql(_INSERT_POSTINGS_SQLITE, [
-            (transaction_id, account_id, amount) for account_id, amount in rows()])
+            (account_id, entry.seq, line, amount) for account_id, line, amount in rows()])
 
-    def params() -> dict[str, Any]:
+    def params(entry: AppendedEntry) -> dict[str, Any]:
         transaction = {"money_id": transaction_id, "money_client_id": client_id,
                        "money_request_hash": request_hash, "money_kind": kind,
                        "money_created_at": at}
         if big:  # the rows to copy are made ready while the server writes the entry
             copied.append(_in_background(lambda: "".join(
-                [f"{transaction_id}\t{a}\t{m}\n" for a, m in rows()])))
+                [f"{a}\t{entry.seq}\t{n}\t{m}\n" for a, n, m in rows()])))
             return transaction
         ordered = rows()
-        return transaction | {"money_account_ids": [a for a, _ in ordered],
-                              "money_amounts": [m for _, m in ordered]}
+        return transaction | {"money_account_ids": [a for a, _, _ in ordered],
+                              "money_lines": [n for _, n, _ in ordered],
+                              "money_amounts": [m for _, _, m in ordered]}
 
     def copy(connection: Connection) -> None:
         driver = connection.connection.driver_connection  # psycopg's, in this transaction

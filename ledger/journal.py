@@ -77,14 +77,14 @@ class Rider:
     """Rows that carry an entry's seq, written with the entry by `JournalWriter.append`.
 
     On PostgreSQL `statements`, data-modifying statements that may use the append's `:seq`
-    and `:leaf_hash` and the parameters `params()` gives (named apart from the append's and
-    other riders'), join the append's one statement: fewer round trips while the journal
+    and `:leaf_hash` and the parameters `params(entry)` gives (named apart from the append's
+    and other riders'), join the append's one statement: fewer round trips while the journal
     head, the one lock every writer takes, is held. Elsewhere `write` runs after the entry is
     written. `follow`, if given, runs on PostgreSQL after that statement, for rows better
     written another way (a big batch's postings, copied)."""
 
     statements: tuple[str, ...]
-    params: Callable[[], dict[str, Any]]
+    params: Callable[[AppendedEntry], dict[str, Any]]
     write: Callable[[Connection, AppendedEntry], None]
     binds: tuple[BindParameter[Any], ...] = ()
     follow: Callable[[Connection], None] | None = None
@@ -183,7 +183,7 @@ class JournalWriter:
                 "chain_hash": chain, "frontier": frontier.to_bytes(),
                 "levels": [lv for lv, _, _ in completed], "idxs": [ix for _, ix, _ in completed],
                 "hashes": [h for _, _, h in completed], "ids": sorted(named),
-                **{k: v for r in riders for k, v in r.params().items()}})
+                **{k: v for r in riders for k, v in r.params(entry).items()}})
             for rider in riders:
                 if rider.follow is not None:
                     rider.follow(connection)

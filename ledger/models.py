@@ -13,7 +13,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     ForeignKey,
-    Index,
     Integer,
     LargeBinary,
     String,
@@ -136,18 +135,20 @@ class MoneyTransaction(Base):
 
 
 class Posting(Base):
-    """One amount to one account. On PostgreSQL the two references are checked once per
-    inserted statement, not per row, and postings, their transactions and accounts are never
-    deleted or re-keyed (migration 0011); SQLite keeps per-row foreign keys."""
+    """Posting `line` of journal entry `journal_seq` (its place in the entry's "postings"): one
+    amount to one account. Keyed by account first, the key is the one index: a party's postings
+    (statements) and whether an entry posts to one of its accounts (read_entry) are ranges of
+    it, and each posting costs one index insertion, with no row id or sequence to draw. The
+    entry's money transaction is the one with its `journal_seq`. On PostgreSQL the two
+    references are checked once per inserted statement, not per row, and postings, their
+    entries and accounts are never deleted or re-keyed (migrations 0011, 0020); SQLite keeps
+    per-row foreign keys."""
 
     __tablename__ = "postings"
-    # A party's postings (statements), and whether an entry posts to one of its accounts
-    # (read_entry): one index for both, since every index costs each posting an insertion.
-    __table_args__ = (Index("ix_postings_account_transaction", "account_id", "transaction_id"),)
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    transaction_id: Mapped[str] = mapped_column(ForeignKey("money_transactions.id"))
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    journal_seq: Mapped[int] = mapped_column(ForeignKey("journal_entries.seq"), primary_key=True)
+    line: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     amount_minor: Mapped[int] = mapped_column(BigInteger)
 
 

@@ -1,7 +1,8 @@
 """`ipx ledger replay --check`: rebuild balances and holdings from the journal alone.
 
 Every entry that moves money lists its postings and every entry that moves units lists its
-unit moves, so the projection tables can be recomputed without any other source.
+unit moves, so the projection tables can be recomputed without any other source. The postings
+table, which statements read, must sum to the same balances.
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from ledger.currency import parse_amount, to_minor
-from ledger.models import Account, Holding, JournalEntry
+from ledger.models import Account, Holding, JournalEntry, Posting
 
 BATCH = 20_000
 
@@ -66,6 +67,14 @@ def compare(session: Session) -> list[str]:
         table, replayed = tables.get(code, 0), projection.balances.get(code, 0)
         if table != replayed:
             differences.append(f"account {code}: table {table}, journal {replayed} (minor units)")
+    posted = {code: int(total) for code, total in session.execute(
+        select(Account.code, func.sum(Posting.amount_minor))
+        .join(Posting, Posting.account_id == Account.id).group_by(Account.code))}
+    for code in sorted(set(posted) | set(projection.balances)):
+        table, replayed = posted.get(code, 0), projection.balances.get(code, 0)
+        if table != replayed:
+            differences.append(
+                f"postings of {code}: sum {table}, journal {replayed} (minor units)")
     held = {(h.party_id, h.instrument_id): (h.units, h.held_units)
             for h in session.execute(select(Holding)).scalars()}
     for key in sorted(set(held) | set(projection.holdings)):

@@ -101,14 +101,14 @@ def _lines(uow: UnitOfWork, party_id: str, start: datetime, end: datetime, curre
         session = uow.session
         accounts = list(session.execute(select(Account.id).where(
             Account.party_id == party_id, Account.currency == currency)).scalars())
-        in_tree = (Posting.account_id.in_(accounts), MoneyTransaction.journal_seq <= size)
+        in_tree = (Posting.account_id.in_(accounts), Posting.journal_seq <= size)
         # One pass over the party's postings up to `end`: those of the period summed per
         # entry, those before it into one group (seq NULL), the opening balance.
         line_seq = case((MoneyTransaction.created_at >= start, MoneyTransaction.journal_seq),
                         else_=None).label("line_seq")
         sums = {seq: int(amount) for seq, amount in session.execute(
             select(line_seq, func.sum(Posting.amount_minor))
-            .join(MoneyTransaction, MoneyTransaction.id == Posting.transaction_id)
+            .join(MoneyTransaction, MoneyTransaction.journal_seq == Posting.journal_seq)
             .where(*in_tree, MoneyTransaction.created_at < end).group_by(line_seq))}
         opening = sums.pop(None, 0)
         amounts = sorted(sums.items())

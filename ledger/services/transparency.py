@@ -34,7 +34,6 @@ from ledger.models import (
     JournalEntryParty,
     JournalHead,
     MerkleNode,
-    MoneyTransaction,
     Posting,
 )
 from ledger.unit_of_work import UnitOfWork
@@ -307,13 +306,12 @@ class EntryView:
 
 def _posts_to(session: Session, seq: int, party_id: str) -> bool:
     """Whether entry `seq` posts to one of the party's accounts (which makes the party one of
-    its readers): an index probe per (account of the party, money transaction of the entry),
-    however many postings either has."""
+    its readers): an index probe per account of the party, however many postings the entry
+    has."""
     return session.execute(
         select(literal(1)).where(
             Posting.account_id.in_(select(Account.id).where(Account.party_id == party_id)),
-            Posting.transaction_id.in_(
-                select(MoneyTransaction.id).where(MoneyTransaction.journal_seq == seq)))
+            Posting.journal_seq == seq)
         .limit(1)).first() is not None
 
 

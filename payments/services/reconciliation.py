@@ -43,7 +43,7 @@ def _ledger_movements(uow: UnitOfWork, start: datetime, end: datetime) -> Iterat
     rows = uow.session.execute(
         select(PostingRow.amount_minor, Account.currency, JournalEntry.seq, JournalEntry.body)
         .join(Account, Account.id == PostingRow.account_id)
-        .join(MoneyTransaction, MoneyTransaction.id == PostingRow.transaction_id)
+        .join(MoneyTransaction, MoneyTransaction.journal_seq == PostingRow.journal_seq)
         .join(JournalEntry, JournalEntry.seq == MoneyTransaction.journal_seq)
         .where(Account.purpose == PROVIDER_CLEARING, Account.party_id.is_(None),
                MoneyTransaction.created_at >= start, MoneyTransaction.created_at < end)

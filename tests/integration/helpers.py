@@ -68,7 +68,7 @@ def entries(sessions: Sessions, after: int = 0) -> list[Entry]:
                 select(JournalEntryParty.seq, JournalEntryParty.party_id)
                 .where(JournalEntryParty.seq > after)
                 .union(select(MoneyTransaction.journal_seq, Account.party_id)
-                       .join(Posting, Posting.transaction_id == MoneyTransaction.id)
+                       .join(Posting, Posting.journal_seq == MoneyTransaction.journal_seq)
                        .join(Account, Account.id == Posting.account_id)
                        .where(MoneyTransaction.journal_seq > after,
                               Account.party_id.is_not(None)))):

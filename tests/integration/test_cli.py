@@ -298,6 +298,19 @@ def test_replay_check(database_url: str, home: Path, world: World, journal: Jour
     assert ipx("ledger", "verify", database_url=database_url, home=home).returncode == 0
 
 
+def test_replay_check_sees_a_posting_the_journal_lacks(database_url: str, home: Path,
+                                                      world: World, journal: Journal) -> None:
+    code = f"{world.investor.party_id}:HKD:available"
+    raw_execute(database_url, [(
+        "INSERT INTO postings (account_id, journal_seq, line, amount_minor) "
+        "SELECT p.account_id, p.journal_seq, 99, 5 FROM postings p "
+        "JOIN accounts a ON a.id = p.account_id WHERE a.code = ? LIMIT 1", [code])])
+    altered = ipx("ledger", "replay", "--check", database_url=database_url, home=home)
+    assert altered.returncode != 0
+    assert f"postings of {code}: sum 90105, journal 90100 (minor units)" in altered.stderr
+    assert "1 differences" in altered.stderr
+
+
 def test_replay_check_sees_altered_holdings(database_url: str, home: Path, world: World,
                                             journal: Journal) -> None:
     raw_execute(database_url, [("UPDATE holdings SET units = units + 1 WHERE party_id = ?",

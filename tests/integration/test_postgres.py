@@ -103,24 +103,25 @@ def test_money_history_is_never_rewritten(database_url: str, world: World, table
 def test_postings_must_name_an_account_and_a_transaction(database_url: str,
                                                          world: World) -> None:
     money.deposit(world.uow(), world.operator, world.alice.party_id, "1.00", "HKD", "seed")
-    account_id, transaction_id = raw_query(
-        database_url, "SELECT account_id, transaction_id FROM postings LIMIT 1")[0]
-    before = raw_query(database_url, "SELECT * FROM postings ORDER BY 1")
-    unknown = {"account": (transaction_id, 999999999),
-               "money transaction": ("txn_nowhere", account_id)}
-    for what, (bad_transaction, bad_account) in unknown.items():
+    account_id, seq = raw_query(database_url, "SELECT account_id, journal_seq FROM postings "
+                                "LIMIT 1")[0]
+    before = raw_query(database_url, "SELECT * FROM postings ORDER BY 1, 2, 3")
+    [[moneyless]] = raw_query(database_url, "SELECT min(seq) FROM journal_entries WHERE seq "
+                              "NOT IN (SELECT journal_seq FROM money_transactions)")
+    unknown = {"account": (seq, 999999999), "money transaction": (moneyless, account_id)}
+    for what, (bad_seq, bad_account) in unknown.items():
         # One bad row among good ones refuses the whole statement.
         with pytest.raises(psycopg.errors.ForeignKeyViolation, match=f"names an? {what} "):
-            _apply(database_url, "INSERT INTO postings (transaction_id, account_id, amount_minor)"
-                   f" VALUES ({transaction_id!r}, {account_id}, 0), "
-                   f"({bad_transaction!r}, {bad_account}, 5)")
+            _apply(database_url, "INSERT INTO postings (account_id, journal_seq, line, "
+                   f"amount_minor) VALUES ({account_id}, {seq}, 7, 0), "
+                   f"({bad_account}, {bad_seq}, 8, 5)")
         # A big batch's postings are copied (ledger.accounts): COPY is checked the same way.
         with (psycopg.connect(database_url) as connection, connection.cursor() as cursor,
               pytest.raises(psycopg.errors.ForeignKeyViolation, match=f"names an? {what} "),
-              cursor.copy("COPY postings (transaction_id, account_id, amount_minor) FROM STDIN")
-              as copy):
-            copy.write(f"{transaction_id}\t{account_id}\t0\n{bad_transaction}\t{bad_account}\t5\n")
-    assert raw_query(database_url, "SELECT * FROM postings ORDER BY 1") == before
+              cursor.copy("COPY postings (account_id, journal_seq, line, amount_minor) "
+                          "FROM STDIN") as copy):
+            copy.write(f"{account_id}\t{seq}\t7\t0\n{bad_account}\t{bad_seq}\t8\t5\n")
+    assert raw_query(database_url, "SELECT * FROM postings ORDER BY 1, 2, 3") == before
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)

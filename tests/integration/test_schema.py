@@ -17,7 +17,7 @@ from ledger.models import Base
 CHECKED_BY_TRIGGERS = {
     "fk_accounts_party_id_parties",
     "fk_postings_account_id_accounts",
-    "fk_postings_transaction_id_money_transactions",
+    "fk_postings_journal_seq_journal_entries",
 }
 
 
