@@ -160,7 +160,8 @@ def verify() -> None:
 @click.option("--check", is_flag=True, required=True,
               help="compare the rebuilt balances and holdings with the tables")
 def replay(check: bool) -> None:
-    """Rebuild balances and holdings from the journal alone and compare with the tables."""
+    """Rebuild balances and holdings from the journal alone and compare with the tables (and
+    the postings' sums with the balances)."""
     from exchange.replay import compare_orders
     from ledger.replay import compare
 
@@ -172,7 +173,8 @@ def replay(check: bool) -> None:
     if differences:
         click.echo(f"{len(differences)} differences between the journal and the tables", err=True)
         sys.exit(1)
-    click.echo("replay matches the tables: balances, holdings, orders and trades agree")
+    click.echo("replay matches the tables: balances, postings, holdings, orders and trades "
+               "agree")
 
 
 @main.command("verify-statement")

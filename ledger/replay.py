@@ -58,23 +58,24 @@ def rebuild(session: Session) -> Projection:
     return Projection(dict(balances), {k: (v[0], v[1]) for k, v in holdings.items()})
 
 
+def _money_differences(label: str, table: dict[str, int], replayed: dict[str, int]) -> list[str]:
+    """Each account whose amount in `table` differs from the journal's, as `label` (formatted
+    with its code) and the two amounts."""
+    return [f"{label.format(code)} {table.get(code, 0)}, journal {replayed.get(code, 0)} "
+            "(minor units)" for code in sorted(set(table) | set(replayed))
+            if table.get(code, 0) != replayed.get(code, 0)]
+
+
 def compare(session: Session) -> list[str]:
     """Differences between the tables and the journal's replay; empty when they agree."""
     projection = rebuild(session)
     differences: list[str] = []
     tables = {a.code: a.balance_minor for a in session.execute(select(Account)).scalars()}
-    for code in sorted(set(tables) | set(projection.balances)):
-        table, replayed = tables.get(code, 0), projection.balances.get(code, 0)
-        if table != replayed:
-            differences.append(f"account {code}: table {table}, journal {replayed} (minor units)")
+    differences += _money_differences("account {}: table", tables, projection.balances)
     posted = {code: int(total) for code, total in session.execute(
         select(Account.code, func.sum(Posting.amount_minor))
         .join(Posting, Posting.account_id == Account.id).group_by(Account.code))}
-    for code in sorted(set(posted) | set(projection.balances)):
-        table, replayed = posted.get(code, 0), projection.balances.get(code, 0)
-        if table != replayed:
-            differences.append(
-                f"postings of {code}: sum {table}, journal {replayed} (minor units)")
+    differences += _money_differences("postings of {}: sum", posted, projection.balances)
     held = {(h.party_id, h.instrument_id): (h.units, h.held_units)
             for h in session.execute(select(Holding)).scalars()}
     for key in sorted(set(held) | set(projection.holdings)):
