@@ -10,7 +10,7 @@ arrays (`= ANY(:codes)`, `unnest(...)`); on SQLite, whose writers are already se
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Container, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -91,12 +91,11 @@ _UPDATE_PG = text(UPDATE_BALANCES_PG).bindparams(bindparam("ids", type_=INTEGERS
 _UPDATE_SQLITE = "UPDATE accounts SET balance_minor = ?2 WHERE id = ?1"  # (id, balance) rows
 # A big batch's postings on PostgreSQL: each account locked and moved by its net amount in one
 # pass, in code order (the sorted codes merged with the code index), the overdraft rule left to
-# the `no_overdraft` check. Not a hash join, whose order would be the table's. Each account's id
-# comes back with its place in `:codes`, not its code: 100,000 integers to read, not strings.
+# the `no_overdraft` check. Not a hash join, whose order would be the table's.
 _MOVE_PG = text(
     "UPDATE accounts SET balance_minor = accounts.balance_minor + m.amount FROM "
-    "(SELECT * FROM unnest(:codes, :amounts) WITH ORDINALITY AS m(code, amount, place) "
-    "ORDER BY code) AS m WHERE accounts.code = m.code RETURNING m.place, accounts.id"
+    "(SELECT * FROM unnest(:codes, :amounts) AS m(code, amount) ORDER BY code) AS m "
+    "WHERE accounts.code = m.code RETURNING accounts.code, accounts.id, accounts.balance_minor"
 ).bindparams(bindparam("codes", type_=TEXTS), bindparam("amounts", type_=INTEGERS))
 _INSERT_TRANSACTION = insert(MoneyTransaction)
 # On PostgreSQL a rider of the journal entry's own statement (see `money_rider`); without a
@@ -244,11 +243,8 @@ def _move_in_one_pass(session: Session, net: Mapping[str, int]) -> dict[str, int
         savepoint.rollback()
         return None
     savepoint.commit()
-    _keep_objects_in_step(session, net)
-    ids = [0] * len(codes)
-    for place, id_ in rows:
-        ids[place - 1] = id_
-    return dict(zip(codes, ids, strict=True))
+    _keep_objects_in_step(session, {code: balance for code, _, balance in rows})
+    return {code: id_ for code, id_, _ in rows}
 
 
 def _move_row_by_row(session: Session, net: Mapping[str, int]) -> dict[str, int] | None:
@@ -260,18 +256,20 @@ def _move_row_by_row(session: Session, net: Mapping[str, int]) -> dict[str, int]
     session.flush()  # read what the session has changed, not what the database had before
     connection = session.connection()
     ids: dict[str, int] = {}
+    balances: dict[str, int] = {}
     moves: list[tuple[int, int]] = []
     for code, id_, balance, allow_negative in _sqlite_rows(connection, list(net)):
         new = balance + net[code]
         if new < 0 and not allow_negative:
             return None
         ids[code] = id_
+        balances[code] = new
         moves.append((id_, new))
     if len(ids) < len(net):
         return None
     moves.sort()
     connection.exec_driver_sql(_UPDATE_SQLITE, moves)
-    _keep_objects_in_step(session, net)
+    _keep_objects_in_step(session, balances)
     return ids
 
 
@@ -326,19 +324,12 @@ def _write_balances(session: Session, accounts: Mapping[str, AccountState],
     _keep_objects_in_step(session, balances)
 
 
-def _keep_objects_in_step(session: Session, codes: Container[str]) -> None:
+def _keep_objects_in_step(session: Session, balances: Mapping[str, int]) -> None:
     """The UPDATE bypassed the ORM: an Account loaded earlier in this session would otherwise
-    go on showing the old balance. Such objects are few (a distribution's session holds none),
-    so their balances are read back rather than returned by the UPDATE for every account."""
-    stale = [obj for obj in session.identity_map.values()
-             if isinstance(obj, Account) and obj.code in codes]
-    if not stale:
-        return
-    balances = dict(session.connection().execute(
-        select(Account.code, Account.balance_minor)
-        .where(Account.code.in_([obj.code for obj in stale]))).all())
-    for obj in stale:
-        set_committed_value(obj, "balance_minor", balances[obj.code])
+    go on showing the old balance."""
+    for obj in list(session.identity_map.values()):
+        if isinstance(obj, Account) and obj.code in balances:
+            set_committed_value(obj, "balance_minor", balances[obj.code])
 
 
 def money_rider(*, kind: str, at: datetime, client_id: str | None, request_hash: str | None,
