@@ -26,40 +26,31 @@ class Posting(NamedTuple):
 
 def check_balanced(postings: Iterable[Posting]) -> None:
     """Raise InvalidInput unless every currency's postings sum to zero and none is zero."""
-    _columns(postings)
-
-
-def _columns(postings: Iterable[Posting]) -> tuple[tuple[str, ...], tuple[int, ...]]:
-    """The accounts and amounts of balanced `postings`, as `check_balanced` checks them.
-
-    Column by column rather than posting by posting: a distribution has 100,000."""
-    rows = list(postings)
-    if not rows:
-        raise InvalidInput("a transaction needs postings", field="amount")
-    accounts, currencies, amounts = (tuple(map(itemgetter(i), rows)) for i in range(3))
-    if 0 in amounts:
-        raise InvalidInput(f"a posting to {accounts[amounts.index(0)]} moves nothing",
-                           field="amount")
     totals: dict[str, int] = defaultdict(int)
-    if len(set(currencies)) == 1:
-        totals[currencies[0]] = sum(amounts)
-    else:
-        for currency, amount in zip(currencies, amounts, strict=True):
-            totals[currency] += amount
+    count = 0
+    for posting in postings:
+        if posting.amount == 0:
+            raise InvalidInput(f"a posting to {posting.account} moves nothing", field="amount")
+        totals[posting.currency] += posting.amount
+        count += 1
+    if count == 0:
+        raise InvalidInput("a transaction needs postings", field="amount")
     for currency, total in totals.items():
         if total != 0:
             raise InvalidInput(f"postings in {currency} do not balance (off by {total})")
-    return accounts, amounts
 
 
 def net_amounts(postings: Iterable[Posting]) -> dict[str, int]:
     """Each account's net amount over balanced `postings`, in the order accounts first
     appear; raise InvalidInput as `check_balanced` does."""
-    accounts, amounts = _columns(postings)
-    net = dict(zip(accounts, amounts, strict=True))
-    if len(net) < len(accounts):  # an account posted to more than once
+    rows = list(postings)
+    check_balanced(rows)
+    # Column by column when every account appears once, as in a distribution's 100,000.
+    accounts = list(map(itemgetter(0), rows))
+    net = dict(zip(accounts, map(itemgetter(2), rows), strict=True))
+    if len(net) < len(rows):  # an account posted to more than once
         net = dict.fromkeys(accounts, 0)
-        for account, amount in zip(accounts, amounts, strict=True):
+        for account, _, amount in rows:
             net[account] += amount
     return net
 
