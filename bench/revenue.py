@@ -265,6 +265,11 @@ def setup_holders(sessions: sessionmaker[Session], holders: int, accounts: bool
                 {"code": party_account(pid, "HKD", AVAILABLE), "party_id": pid, "currency": "HKD",
                  "purpose": AVAILABLE, "balance_minor": 0, "allow_negative": False}
                 for pid in ids])
+            # Each holding names its holder's account, as `create_holdings` opens them.
+            connection.execute(update(Holding).where(
+                Holding.instrument_id == instrument.id, Holding.party_id == Account.party_id,
+                Account.currency == "HKD", Account.purpose == AVAILABLE)
+                .values(account_id=Account.id))
         connection.execute(update(Holding).where(
             Holding.party_id == inventor.id, Holding.instrument_id == instrument.id)
             .values(units=Holding.units - sum(units)))

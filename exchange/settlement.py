@@ -223,7 +223,7 @@ class Settlement:
              fees: bool | None = None) -> None:
         """Lock the cash accounts of `parties`, the holdings of `units_of` (by default the same
         parties) and, if `fees` (by default when the market charges fees), the operator's fee
-        account: accounts in code order, then holdings in (instrument, party) order (the
+        account: accounts in id order, then holdings in (instrument, party) order (the
         global lock order), creating those that do not exist yet."""
         session, connection = self.uow.session, self.connection
         parties = set(parties)

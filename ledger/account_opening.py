@@ -11,19 +11,28 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ledger.account_codes import account_fields
 from ledger.db import insert_missing
 from ledger.models import Account
 
+_READ_CHUNK = 5000  # codes bound per read: SQLite binds at most 32,766 values a statement
 
-def open_accounts(session: Session, codes: Iterable[str]) -> None:
+
+def open_accounts(session: Session, codes: Iterable[str]) -> dict[str, int]:
     """Open these accounts at zero where they do not exist yet (owner, currency, purpose and
-    overdraft rule by `account_fields`); an account that exists, or that a concurrent
-    transaction opens first, is left as it is. Call it before taking locks: on PostgreSQL an
-    insert waits for a concurrent one of the same account."""
+    overdraft rule by `account_fields`), and return their ids by code; an account that
+    exists, or that a concurrent transaction opens first, is left as it is. Call it before
+    taking locks: on PostgreSQL an insert waits for a concurrent one of the same account."""
+    wanted = sorted(set(codes))
     fields = ("party_id", "currency", "purpose", "allow_negative")
     insert_missing(session, Account, [
         {"code": code, "balance_minor": 0, **dict(zip(fields, account_fields(code), strict=True))}
-        for code in sorted(set(codes))], ["code"])
+        for code in wanted], ["code"])
+    ids: dict[str, int] = {}
+    for i in range(0, len(wanted), _READ_CHUNK):
+        ids.update(session.execute(select(Account.code, Account.id).where(
+            Account.code.in_(wanted[i:i + _READ_CHUNK]))).all())
+    return ids

@@ -69,8 +69,12 @@ TEXTS = ArrayLiteral(Text)
 INTEGERS = ArrayLiteral(BigInteger)
 
 _STATE = (Account.code, Account.id, Account.balance_minor, Account.allow_negative)
+# Accounts are locked in id order, the one global lock order: by id a big batch's rows are
+# read and written in the order the table holds them (bench/README.md).
 _LOCK_PG = (select(*_STATE).where(Account.code == any_(bindparam("codes", type_=TEXTS)))
-            .order_by(Account.code).with_for_update())
+            .order_by(Account.id).with_for_update())
+_IDS_PG = (select(Account.code, Account.id)
+           .where(Account.code == any_(bindparam("codes", type_=TEXTS))))
 _CREATE_PG = text(
     "INSERT INTO accounts (code, party_id, currency, purpose, balance_minor, allow_negative) "
     "SELECT * FROM unnest(:codes, :party_ids, :currencies, :purposes, :balances, "
@@ -90,13 +94,13 @@ _UPDATE_PG = text(UPDATE_BALANCES_PG).bindparams(bindparam("ids", type_=INTEGERS
                                                 bindparam("balances", type_=INTEGERS))
 _UPDATE_SQLITE = "UPDATE accounts SET balance_minor = ?2 WHERE id = ?1"  # (id, balance) rows
 # A big batch's postings on PostgreSQL: each account locked and moved by its net amount in one
-# pass, in code order (the sorted codes merged with the code index), the overdraft rule left to
+# pass, in id order (the sorted ids merged with the table's key), the overdraft rule left to
 # the `no_overdraft` check. Not a hash join, whose order would be the table's.
 _MOVE_PG = text(
     "UPDATE accounts SET balance_minor = accounts.balance_minor + m.amount FROM "
-    "(SELECT * FROM unnest(:codes, :amounts) AS m(code, amount) ORDER BY code) AS m "
-    "WHERE accounts.code = m.code RETURNING accounts.code, accounts.id, accounts.balance_minor"
-).bindparams(bindparam("codes", type_=TEXTS), bindparam("amounts", type_=INTEGERS))
+    "(SELECT * FROM unnest(:ids, :amounts) AS m(id, amount) ORDER BY id) AS m "
+    "WHERE accounts.id = m.id"
+).bindparams(bindparam("ids", type_=INTEGERS), bindparam("amounts", type_=INTEGERS))
 _INSERT_TRANSACTION = insert(MoneyTransaction)
 # On PostgreSQL a rider of the journal entry's own statement (see `money_rider`); without a
 # fingerprint of its own, the transaction's is the entry's leaf hash.
@@ -135,7 +139,7 @@ def _most_of_the_table(connection: Connection, codes: list[str]) -> bool:
 def _lock_existing(session: Session, codes: list[str]) -> dict[str, AccountState]:
     """Lock the existing accounts among `codes` (sorted, distinct) and read their state.
 
-    PostgreSQL locks them in one statement, in code order (the one global lock order);
+    PostgreSQL locks them in one statement, in id order (the one global lock order);
     SQLite's writers hold the whole database (`BEGIN IMMEDIATE`), so it only reads them.
     """
     session.flush()  # read what the session has changed, not what the database had before
@@ -194,7 +198,7 @@ def _create(session: Session, balances: Mapping[str, int]) -> dict[str, int]:
 def _lock_or_create(
     session: Session, wanted: list[str], opening: Callable[[list[str]], dict[str, int]],
 ) -> tuple[dict[str, AccountState], dict[str, int]]:
-    """Lock the existing accounts among `wanted` (sorted), in code order, and create the
+    """Lock the existing accounts among `wanted` (sorted), in id order, and create the
     missing ones with the balances `opening(missing)` gives them: (the states of the locked
     accounts, the ids of the created ones). Never while holding other locks
     (`lock_creating_missing`); one that a concurrent transaction created meanwhile is locked
@@ -217,34 +221,49 @@ def lock_accounts(session: Session, codes: Sequence[str]) -> dict[str, AccountSt
                     for code, id_ in created.items()}
 
 
-def _move_in_one_pass(session: Session, net: Mapping[str, int]) -> dict[str, int] | None:
+def _ids_of(session: Session, net: Mapping[str, int],
+            known: Mapping[str, int]) -> dict[str, int] | None:
+    """The ids of the accounts `net` names: those in `known`, the rest read by code; None when
+    one does not exist."""
+    ids = {code: known[code] for code in net if code in known}
+    if len(ids) < len(net):
+        rest = [code for code in net if code not in ids]
+        ids.update(session.connection().execute(_IDS_PG, {"codes": rest}).all())
+    return ids if len(ids) == len(net) else None
+
+
+def _move_in_one_pass(session: Session, net: Mapping[str, int],
+                      known: Mapping[str, int]) -> dict[str, int] | None:
     """On PostgreSQL, move each account of a big batch by its `net` amount with one UPDATE
-    that locks and writes it: the accounts' ids, or None, having changed nothing, when an
-    account is missing or would be overdrawn (the caller then takes the path that creates it
-    or names it). Locking 100,000 accounts and then updating them took 1.8-2.3 s, this
-    1.0-1.7 s (bench/README.md)."""
-    codes = sorted(net)
+    that locks and writes it, by id (`known` or read by code): the accounts' ids, or None,
+    having changed nothing, when an account is missing or would be overdrawn (the caller then
+    takes the path that creates it or names it). Locking 100,000 accounts and then updating
+    them took 1.8-2.3 s, this 1.0-1.7 s by code and FIXME by id (bench/README.md)."""
     session.flush()  # move what the session has changed, not what the database had before
+    ids = _ids_of(session, net, known)
+    if ids is None:
+        return None
     savepoint = session.begin_nested()
     connection = session.connection()  # which emits the SAVEPOINT
     try:
-        # Merge join or nested loop, both in code order: the same global lock order as
+        # Merge join or nested loop, both in id order: the same global lock order as
         # `_LOCK_PG`, so that this cannot deadlock with a transaction locking a few accounts.
         connection.exec_driver_sql("SET LOCAL enable_hashjoin = off")
-        rows = connection.execute(_MOVE_PG, {"codes": codes,
-                                             "amounts": [net[c] for c in codes]}).all()
+        moved = connection.execute(_MOVE_PG, {"ids": [ids[code] for code in net],
+                                              "amounts": list(net.values())}).rowcount
         connection.exec_driver_sql("SET LOCAL enable_hashjoin TO DEFAULT")
     except IntegrityError as error:
         if getattr(error.orig, "sqlstate", None) != CHECK_VIOLATION:
             raise
-        savepoint.rollback()
-        return None
-    if len(rows) < len(codes):
+        moved = None
+    if moved != len(net):  # overdrawn, or a `known` id that is no account's
         savepoint.rollback()
         return None
     savepoint.commit()
-    _keep_objects_in_step(session, {code: balance for code, _, balance in rows})
-    return {code: id_ for code, id_, _ in rows}
+    for obj in list(session.identity_map.values()):  # their balances are read again
+        if isinstance(obj, Account) and obj.code in net:
+            session.expire(obj, ["balance_minor"])
+    return ids
 
 
 def _move_row_by_row(session: Session, net: Mapping[str, int]) -> dict[str, int] | None:
@@ -273,14 +292,15 @@ def _move_row_by_row(session: Session, net: Mapping[str, int]) -> dict[str, int]
     return ids
 
 
-def _post_to_accounts(session: Session, postings: Sequence[Posting]) -> dict[str, int]:
+def _post_to_accounts(session: Session, postings: Sequence[Posting],
+                      known: Mapping[str, int]) -> dict[str, int]:
     """Apply balanced `postings` to their accounts' balances under row locks, refusing any
-    overdraft, and return the accounts' ids. A missing account is created with its new
-    balance: a distribution's first receipt inserts 100,000 accounts rather than inserting
-    them at 0 and then updating every one."""
+    overdraft, and return the accounts' ids (`known`: some of them, by code). A missing
+    account is created with its new balance: a distribution's first receipt inserts 100,000
+    accounts rather than inserting them at 0 and then updating every one."""
     if len(postings) >= BIG_BATCH:
         net = net_amounts(postings)
-        moved = (_move_in_one_pass(session, net) if is_postgresql(session)
+        moved = (_move_in_one_pass(session, net, known) if is_postgresql(session)
                  else _move_row_by_row(session, net))
         if moved is not None:
             return moved
@@ -433,6 +453,7 @@ def post_transaction(
     unit_moves: Sequence[UnitMove] = (),
     request: dict[str, Any] | None = None,
     data_encoders: Mapping[str, Callable[[], bytes]] | None = None,
+    known_account_ids: Mapping[str, int] | None = None,
 ) -> Posted:
     """Post a balanced money transaction and its journal entry inside `uow`'s transaction.
 
@@ -442,6 +463,8 @@ def post_transaction(
     `data_encoders` encode members of the entry's data that `data` leaves out (a
     distribution's lines, through `ledger.canonical_rows`); their bytes are spliced in, and
     on PostgreSQL a big batch's are written while the server locks the accounts.
+    `known_account_ids`: ids of postings' accounts the caller has read already, by code (a
+    distribution reads its holders' with their holdings); the others are read by code.
     """
     # `data` is encoded once, for the fingerprint and the journal entry: a distribution's is
     # 16 MiB. The fingerprint is request_hash({"kind", "data", "postings"}), spliced. The
@@ -477,8 +500,9 @@ def post_transaction(
                 encoded["data"] = encode_data()
             encoded["postings"] = postings_canonical(postings)
 
-        account_ids = _meanwhile(encode, lambda: _post_to_accounts(session, postings),
-                                 overlap=len(postings) >= BIG_BATCH and is_postgresql(session))
+        account_ids = _meanwhile(
+            encode, lambda: _post_to_accounts(session, postings, known_account_ids or {}),
+            overlap=len(postings) >= BIG_BATCH and is_postgresql(session))
         if unit_moves:
             apply_moves(session, unit_moves)
         transaction_id, money = money_rider(

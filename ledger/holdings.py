@@ -26,19 +26,21 @@ def _lock(session: Session, keys: list[tuple[str, str]]) -> dict[tuple[str, str]
 
 
 def create_holdings(session: Session, keys: list[tuple[str, str]]) -> None:
-    """Create empty holdings for these (party, instrument) keys, and open each new holder's
-    available account in the instrument's currency where it has none; a row that a concurrent
-    transaction created first is left as it is.
+    """Create empty holdings for these (party, instrument) keys, each naming its holder's
+    available account in the instrument's currency, opened here where the holder has none; a
+    row that a concurrent transaction created first is left as it is.
 
     The account is opened with the holding, one holder at a time, so that a distribution to
-    100,000 holders updates their accounts instead of creating them while it holds the asset
-    (bench/README.md)."""
-    insert_missing(session, Holding, [
-        {"party_id": p, "instrument_id": i, "units": 0, "held_units": 0} for p, i in keys],
-        ["party_id", "instrument_id"])
+    100,000 holders updates their accounts, by the ids their holdings name, instead of
+    creating them while it holds the asset (bench/README.md)."""
     currencies = dict(session.execute(select(Instrument.id, Instrument.currency).where(
         Instrument.id.in_(sorted({i for _, i in keys})))).all())
-    open_accounts(session, (party_account(p, currencies[i], AVAILABLE) for p, i in keys))
+    codes = {(p, i): party_account(p, currencies[i], AVAILABLE) for p, i in keys}
+    ids = open_accounts(session, codes.values())
+    insert_missing(session, Holding, [
+        {"party_id": p, "instrument_id": i, "units": 0, "held_units": 0,
+         "account_id": ids[codes[p, i]]} for p, i in keys],
+        ["party_id", "instrument_id"])
 
 
 def apply_moves(session: Session, moves: Sequence[UnitMove]) -> None:

@@ -235,6 +235,10 @@ class Holding(Base):
                                                index=True)
     units: Mapped[int] = mapped_column(BigInteger, default=0)
     held_units: Mapped[int] = mapped_column(BigInteger, default=0)
+    # The holder's available account in the instrument's currency, opened with the holding:
+    # where the revenue on these units is paid. NULL for a holder who had none (migration
+    # 0021); a distribution then reads that account by code.
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
 
 
 class Setting(Base):

@@ -16,8 +16,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from ledger.account_codes import AVAILABLE, party_account
 from ledger.currency import parse_amount, to_minor
-from ledger.models import Account, Holding, JournalEntry, Posting
+from ledger.models import Account, Holding, Instrument, JournalEntry, Posting
 
 BATCH = 20_000
 
@@ -67,7 +68,8 @@ def _money_differences(label: str, table: dict[str, int], replayed: dict[str, in
 
 
 def compare(session: Session) -> list[str]:
-    """Differences between the tables and the journal's replay; empty when they agree."""
+    """Differences between the tables and the journal's replay, and holdings that name an
+    account other than their holder's; empty when they agree."""
     projection = rebuild(session)
     differences: list[str] = []
     tables = {a.code: a.balance_minor for a in session.execute(select(Account)).scalars()}
@@ -84,4 +86,12 @@ def compare(session: Session) -> list[str]:
             differences.append(
                 f"holding {key[0]} of {key[1]}: table {table_h}, journal {replayed_h} "
                 "(units, held)")
+    # Not in the journal, but where a distribution pays: the holder's own account.
+    for party_id, instrument_id, currency, code in session.execute(
+            select(Holding.party_id, Holding.instrument_id, Instrument.currency, Account.code)
+            .join(Instrument, Holding.instrument_id == Instrument.id)
+            .join(Account, Holding.account_id == Account.id)
+            .order_by(Holding.party_id, Holding.instrument_id)):
+        if code != party_account(party_id, currency, AVAILABLE):
+            differences.append(f"holding {party_id} of {instrument_id}: paid into {code}")
     return differences

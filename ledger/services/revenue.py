@@ -73,21 +73,32 @@ def set_platform_fee(uow: UnitOfWork, actor: Actor, bps: int) -> int:
         return bps
 
 
-def _holders(uow: UnitOfWork, asset_id: str,
-             classes: list[str]) -> dict[str, Sequence[tuple[str, int]]]:
+def _holders(uow: UnitOfWork, asset_id: str, classes: list[str], currency: str
+             ) -> tuple[dict[str, Sequence[tuple[str, int]]], dict[str, int]]:
     """Each revenue class's holders as of now, as (party id, units) rows (units held in open
-    orders count for their owner). Other instruments of the asset, such as licence units,
-    are not revenue stakes."""
+    orders count for their owner), and the ids of the accounts in `currency` their holdings
+    are paid into, by party. Other instruments of the asset, such as licence units, are not
+    revenue stakes."""
     uow.session.flush()  # read the holdings as this transaction left them
     connection = uow.session.connection()
+    in_currency = {cls for cls, instrument_currency in connection.execute(
+        select(Instrument.unit_class, Instrument.currency)
+        .where(Instrument.asset_id == asset_id)).all() if instrument_currency == currency}
     # On the connection, not through the ORM session, a query per class: 100,000 rows come
-    # back several times faster as plain rows, and go to the waterfall as they are, with no
-    # object built per holder. Unordered: the split does not depend on the order of holders.
-    return {cls: connection.execute(
-        select(Holding.party_id, Holding.units)
-        .join(Instrument, Holding.instrument_id == Instrument.id)
-        .where(Instrument.asset_id == asset_id, Instrument.unit_class == cls,
-               Holding.units > 0)).all() for cls in classes}
+    # back several times faster as plain rows, and go to the waterfall with no object built
+    # per holder. Unordered: the split does not depend on the order of holders.
+    holders: dict[str, Sequence[tuple[str, int]]] = {}
+    accounts: dict[str, int] = {}
+    for cls in classes:
+        rows = connection.execute(
+            select(Holding.party_id, Holding.units, Holding.account_id)
+            .join(Instrument, Holding.instrument_id == Instrument.id)
+            .where(Instrument.asset_id == asset_id, Instrument.unit_class == cls,
+                   Holding.units > 0)).all()
+        holders[cls] = [(party, units) for party, units, _ in rows]
+        if cls in in_currency:
+            accounts.update((party, account) for party, _, account in rows if account)
+    return holders, accounts
 
 
 def record_revenue(
@@ -140,7 +151,7 @@ def distribute(
     operator_id = session.execute(
         select(Party.id).where(Party.kind == "operator").order_by(Party.created_at)
         .limit(1)).scalar_one()
-    holders = _holders(uow, asset_id, body["classes"])
+    holders, holder_accounts = _holders(uow, asset_id, body["classes"], currency)
     fee_bps = platform_fee_bps(uow)
     result = run_waterfall(WaterfallInput(
         gross=gross, currency_exponent=exponent(currency), policy=body,
@@ -153,9 +164,14 @@ def distribute(
         credits[step.party_id] += step.amount
     for party_id, _, _, amount in result.lines:
         credits[party_id] += amount
-    postings = [Posting(payer_account, currency, -gross)] + [
-        Posting(party_account(p, currency, AVAILABLE), currency, credits[p])
-        for p in sorted(credits) if credits[p]]
+    postings = [Posting(payer_account, currency, -gross)]
+    known_accounts: dict[str, int] = {}  # by code, the holders' accounts read with them
+    for party_id in sorted(credits):
+        if credits[party_id]:
+            code = party_account(party_id, currency, AVAILABLE)
+            postings.append(Posting(code, currency, credits[party_id]))
+            if party_id in holder_accounts:
+                known_accounts[code] = holder_accounts[party_id]
     distribution = Distribution(
         id=new_id("dst"), asset_id=asset_id, journal_seq=0, currency=currency,
         gross_minor=gross, net_minor=result.net,
@@ -191,7 +207,8 @@ def distribute(
 
     posted = post_transaction(uow, kind="revenue.distributed", postings=postings, data=data,
                               actor=actor_id, parties=[asset.owner_id],
-                              data_encoders={"lines": encode_lines})
+                              data_encoders={"lines": encode_lines},
+                              known_account_ids=known_accounts)
     distribution.journal_seq = posted.journal_seq
     session.add(distribution)
     return DistributionView(distribution, steps, result.lines,

@@ -148,15 +148,16 @@ def test_a_big_batch_of_existing_accounts_is_moved_by_its_engine_s_short_path(
         uow_factory: Uow, sessions: sessionmaker[Session], codes: list[str], mover: str,
         monkeypatch: pytest.MonkeyPatch) -> None:
     """A big batch whose accounts all exist is moved by each account's net amount: on
-    PostgreSQL by one UPDATE that locks them in code order (the global lock order), even
-    where the table holds them in another order; on SQLite row by row. A batch with a missing
+    PostgreSQL by one UPDATE that locks them in id order (the global lock order), their ids
+    read by code; on SQLite row by row. A batch with a missing
     account or an overdraft changes nothing there and takes the path that creates or names
     it. Each engine takes its own path only."""
     moves: list[dict[str, int] | None] = []
     short_path = getattr(accounts, mover)
 
-    def spy(session: Session, net: dict[str, int]) -> dict[str, int] | None:
-        moves.append(short_path(session, net))
+    def spy(session: Session, net: dict[str, int], *known: dict[str, int]
+            ) -> dict[str, int] | None:
+        moves.append(short_path(session, net, *known))
         return moves[-1]
 
     monkeypatch.setattr(accounts, mover, spy)
@@ -183,8 +184,31 @@ def test_a_big_batch_of_existing_accounts_is_moved_by_its_engine_s_short_path(
     missing, some_missing, all_there, overdrawn = moves
     assert missing is None and some_missing is None and overdrawn is None
     assert all_there is not None and len(all_there) == MANY + 1
-    if postgresql:
-        assert list(all_there) == sorted(all_there)  # the rows as the UPDATE locked them
+    with sessions() as session:
+        assert all_there == dict(session.execute(select(Account.code, Account.id).where(
+            Account.code.in_(all_there))).all())
+
+
+def test_account_ids_the_caller_knows_are_used_and_a_wrong_one_is_passed_over(
+        uow_factory: Uow, sessions: sessionmaker[Session], codes: list[str]) -> None:
+    """A caller may give the ids of some accounts (a distribution reads its holders' with
+    their holdings). An id that is no account's moves nothing: the batch then takes the path
+    that reads every account by code, to the same balances and postings."""
+    _paid(uow_factory, dict.fromkeys(codes, 1))
+    with sessions() as session:
+        ids = dict(session.execute(select(Account.code, Account.id).where(
+            Account.code.in_(codes))).all())
+    nobody = max(ids.values()) + 1000
+    for known in (ids, ids | {codes[7]: nobody}):
+        with uow_factory() as uow:
+            posted = post_transaction(
+                uow, kind="money.deposit", data={}, actor=None, known_account_ids=known,
+                postings=[Posting(CLEARING_HKD, "HKD", -2 * MANY)]
+                + [Posting(code, "HKD", 2) for code in codes])
+            uow.commit()
+        assert posted.entry is not None
+    assert _balances(uow_factory) == {CLEARING_HKD: -5 * MANY} | dict.fromkeys(codes, 5)
+    _check_postings_and_replay(uow_factory)
 
 
 @pytest.mark.postgres
@@ -193,10 +217,10 @@ def test_big_batches_and_small_transfers_on_the_same_accounts_never_deadlock(
         uow_factory: Uow, codes: list[str]) -> None:
     """Two threads pay every account at once (the one-pass UPDATE) while four move money
     between a few of the same accounts (locked by `_LOCK_PG`), the accounts opened in reverse
-    code order: both lock in code order, so no deadlock, no overdraft, and every minor unit
-    is where the postings say."""
+    code order: both lock in id order, so no deadlock, no overdraft, and every minor unit is
+    where the postings say."""
     _paid(uow_factory, dict.fromkeys(codes[::-1], 50))
-    ends = codes[:6] + codes[-6:]  # both ends of the code order
+    ends = codes[:6] + codes[-6:]  # both ends of the code order, and so of the id order
     refused: list[str] = []
 
     def pay_everyone(worker: int) -> None:

@@ -1,15 +1,18 @@
-"""A holding opens its holder's account in the instrument's currency (and migration 0016 opens
-the ones that older holdings lack), and a listing the other accounts its distributions pay
-through, so that a distribution only updates accounts."""
+"""A holding opens its holder's account in the instrument's currency and names it (migration
+0016 opens the accounts that older holdings lack, 0021 names them), and a listing the other
+accounts its distributions pay through, so that a distribution only updates accounts."""
 
 from __future__ import annotations
 
+import pytest
 from alembic import command
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
 
+import ledger.accounts
 import migrations
 from ledger.account_codes import AVAILABLE, CLEARING, party_account, system_account
-from ledger.models import Account, Asset, Holding
+from ledger.models import Account, Asset, Holding, Instrument
 from ledger.replay import compare
 from ledger.services import assets, money, parties, revenue
 from tests.integration.conftest import World
@@ -28,6 +31,16 @@ def _hkd(party_id: str) -> str:
 def _replay_agrees(world: World) -> None:
     with world.sessions() as session:
         assert compare(session) == []
+
+
+def _holdings_name_their_accounts(world: World) -> None:
+    """Every holding names its holder's available account in the instrument's currency."""
+    with world.sessions() as session:
+        ids = dict(session.execute(select(Account.code, Account.id)).all())
+        for party_id, currency, account_id in session.execute(
+                select(Holding.party_id, Instrument.currency, Holding.account_id)
+                .join(Instrument, Holding.instrument_id == Instrument.id)).all():
+            assert account_id == ids[party_account(party_id, currency, AVAILABLE)]
 
 
 def test_a_listing_opens_the_owner_and_inventors_accounts(world: World) -> None:
@@ -77,6 +90,7 @@ def test_a_transfer_opens_the_recipients_account_once(world: World) -> None:
     before = _accounts(world)
     assets.transfer_units(world.uow(), world.alice, inventor_class, dana, 1)
     assert _accounts(world) == before  # Dana's account existed: left as it was
+    _holdings_name_their_accounts(world)
     _replay_agrees(world)
 
 
@@ -97,6 +111,57 @@ def test_a_distribution_to_holders_creates_none_of_their_accounts(world: World) 
     _replay_agrees(world)
 
 
+def test_replay_names_a_holding_that_names_another_partys_account(world: World) -> None:
+    with world.sessions() as session:
+        bobs = session.execute(select(Account.id).where(
+            Account.code == _hkd(world.bob.party_id))).scalar_one()
+        session.execute(update(Holding).where(Holding.party_id == world.alice.party_id)
+                        .values(account_id=bobs))
+        assert compare(session) == [
+            f"holding {world.alice.party_id} of {world.instrument('inventor')}: paid into "
+            f"{_hkd(world.bob.party_id)}"]
+        session.rollback()
+
+
+def test_a_distribution_reads_by_code_the_account_a_holding_does_not_name(
+        world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A holding from before migration 0021 whose holder had no account then names none:
+    its holder is paid all the same. A distribution as big as a batch gets (here 2 postings):
+    on PostgreSQL the accounts that holdings name are moved by those ids, the others read by
+    code."""
+    monkeypatch.setattr(ledger.accounts, "BIG_BATCH", 2)
+    given: list[dict[str, int]] = []
+    ids_of = ledger.accounts._ids_of
+
+    def spy(session: Session, net: dict[str, int], known: dict[str, int]
+            ) -> dict[str, int] | None:
+        given.append(dict(known))
+        return ids_of(session, net, known)
+
+    monkeypatch.setattr(ledger.accounts, "_ids_of", spy)
+    assets.transfer_units(world.uow(), world.alice, world.instrument("inventor"),
+                          world.investor.party_id, 100)
+    with world.sessions() as session:
+        session.execute(update(Holding).where(Holding.party_id == world.investor.party_id)
+                        .values(account_id=None))
+        session.commit()
+    before = _accounts(world)
+    view = revenue.record_revenue(world.uow(), world.operator, world.listing.asset.id,
+                                  "1000.00", "HKD", "royalty", "R1")
+    paid = {line.party_id: line.amount for line in view.lines}
+    investor = _hkd(world.investor.party_id)
+    assert paid[world.investor.party_id] > 0
+    assert _accounts(world)[investor][3] == before[investor][3] + paid[world.investor.party_id]
+    _replay_agrees(world)
+    if world.sessions.kw["bind"].dialect.name == "postgresql":
+        with world.sessions() as session:
+            ids = dict(session.execute(select(Account.code, Account.id)).all())
+        assert given == [{_hkd(p.party_id): ids[_hkd(p.party_id)]
+                          for p in (world.alice, world.bob, world.university)}]
+    else:
+        assert given == []
+
+
 def test_migration_0016_opens_the_accounts_older_holdings_lack(world: World,
                                                                database_url: str) -> None:
     money.deposit(world.uow(), world.operator, world.alice.party_id, "7.00", "HKD", "d1")
@@ -114,6 +179,7 @@ def test_migration_0016_opens_the_accounts_older_holdings_lack(world: World,
     after = _accounts(world)
     assert after == before | {_hkd(eve): (eve, "HKD", AVAILABLE, 0, False)}
     assert after[_hkd(world.alice.party_id)][3] == 700  # an account in use is left as it was
+    _holdings_name_their_accounts(world)  # 0021: Eve's holding too
     _replay_agrees(world)
 
 
