@@ -158,10 +158,10 @@ class Breakdown:
             (ledger.accounts, "canonical_bytes", "  encode the rest of data (lines spliced)"),
             (ledger.accounts, "postings_canonical", "  encode postings (a thread on PG)"),
             (ledger.accounts, "_post_to_accounts", "  lock, update and create accounts"),
-            # A big batch whose accounts exist takes its engine's short path; the general
-            # one (reading states, then `_write_balances`) when one is missing or overdrawn.
-            (ledger.accounts, "_move_in_one_pass", "    move them in one UPDATE (PG)"),
-            (ledger.accounts, "_move_row_by_row", "    read and move them (SQLite)"),
+            # A big batch whose accounts exist is moved by id; the general path (reading
+            # states, then `_write_balances`) when one is missing or overdrawn.
+            (ledger.accounts, "_move_by_id", "    move them by id"),
+            (ledger.accounts, "_ids_of", "      ids not known, read by code"),
             (ledger.accounts, "_write_balances", "    update balances (general path)"),
             (ledger.accounts, "_create", "    create accounts"),
             # The money transaction and its postings ride in the append's statement.
@@ -259,17 +259,16 @@ def setup_holders(sessions: sessionmaker[Session], holders: int, accounts: bool
                                        UnitMove(pid, instrument.id, n)])
         insert_chunked(connection, Party.__table__, party_rows)
         journal.flush(connection)
-        insert_chunked(connection, Holding.__table__, holding_rows)
-        if accounts:
+        if accounts:  # opened with the holdings, which name them (`create_holdings`)
             insert_chunked(connection, Account.__table__, [
                 {"code": party_account(pid, "HKD", AVAILABLE), "party_id": pid, "currency": "HKD",
                  "purpose": AVAILABLE, "balance_minor": 0, "allow_negative": False}
                 for pid in ids])
-            # Each holding names its holder's account, as `create_holdings` opens them.
-            connection.execute(update(Holding).where(
-                Holding.instrument_id == instrument.id, Holding.party_id == Account.party_id,
-                Account.currency == "HKD", Account.purpose == AVAILABLE)
-                .values(account_id=Account.id))
+            opened = dict(connection.execute(select(Account.party_id, Account.id).where(
+                Account.currency == "HKD", Account.purpose == AVAILABLE)).all())
+            for row in holding_rows:
+                row["account_id"] = opened[row["party_id"]]
+        insert_chunked(connection, Holding.__table__, holding_rows)
         connection.execute(update(Holding).where(
             Holding.party_id == inventor.id, Holding.instrument_id == instrument.id)
             .values(units=Holding.units - sum(units)))
