@@ -3,7 +3,7 @@
 A holding is opened with its holder's available account in the instrument's currency
 (0016); the holding now names that account, so that a distribution moves its holders'
 accounts by id, the order the table holds them in, without reading them by code first: the
-one UPDATE of 100,000 accounts took 0.38-0.40 s on the server by code and 0.16-0.21 s by id
+one UPDATE of 100,000 accounts took 0.34-0.42 s on the server by code and 0.19-0.22 s by id
 (bench/README.md). Filled from the accounts that exist; a holding whose holder has no such
 account keeps NULL, and a distribution reads that account by code.
 
