@@ -161,7 +161,7 @@ class Breakdown:
             # A big batch whose accounts exist is moved by id; the general path (reading
             # states, then `_write_balances`) when one is missing or overdrawn.
             (ledger.accounts, "_move_by_id", "    move them by id"),
-            (ledger.accounts, "_ids_of", "      ids not known, read by code"),
+            (ledger.accounts, "_ids_of", "      their ids (known, or read by code)"),
             (ledger.accounts, "_write_balances", "    update balances (general path)"),
             (ledger.accounts, "_create", "    create accounts"),
             # The money transaction and its postings ride in the append's statement.

@@ -227,9 +227,11 @@ def _ids_of(session: Session, net: Mapping[str, int],
             known: Mapping[str, int]) -> dict[str, int] | None:
     """The ids of the accounts `net` names: those in `known`, the rest read by code; None when
     one does not exist."""
-    ids = {code: known[code] for code in net if code in known}
-    if len(ids) < len(net):
-        rest = [code for code in net if code not in ids]
+    # As sets: a distribution's 100,000 codes, all but a few known, in a few milliseconds.
+    ids = (dict(known) if known.keys() <= net.keys()
+           else {code: known[code] for code in net.keys() & known.keys()})
+    rest = sorted(net.keys() - ids.keys())
+    if rest:
         connection = session.connection()
         if is_postgresql(session):
             ids.update(connection.execute(_IDS_PG, {"codes": rest}).all())
