@@ -9,16 +9,30 @@ with its holding, the rest with the asset's listing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import Text, any_, bindparam, select
 from sqlalchemy.orm import Session
 
 from ledger.account_codes import account_fields
-from ledger.db import insert_missing
+from ledger.db import ArrayLiteral, insert_missing, is_postgresql
 from ledger.models import Account
 
-_READ_CHUNK = 5000  # codes bound per read: SQLite binds at most 32,766 values a statement
+_SQLITE_CHUNK = 5000  # codes bound per read: SQLite binds at most 32,766 values a statement
+_IDS_PG = (select(Account.code, Account.id)
+           .where(Account.code == any_(bindparam("codes", type_=ArrayLiteral(Text)))))
+
+
+def account_ids(session: Session, codes: Sequence[str]) -> dict[str, int]:
+    """The ids of the existing accounts among `codes` (distinct), by code: on PostgreSQL in
+    one statement binding them as an array, on SQLite some thousands at a time."""
+    if is_postgresql(session):
+        return dict(session.connection().execute(_IDS_PG, {"codes": list(codes)}).all())
+    ids: dict[str, int] = {}
+    for i in range(0, len(codes), _SQLITE_CHUNK):
+        ids.update(session.execute(select(Account.code, Account.id).where(
+            Account.code.in_(codes[i:i + _SQLITE_CHUNK]))).all())
+    return ids
 
 
 def open_accounts(session: Session, codes: Iterable[str]) -> dict[str, int]:
@@ -31,8 +45,4 @@ def open_accounts(session: Session, codes: Iterable[str]) -> dict[str, int]:
     insert_missing(session, Account, [
         {"code": code, "balance_minor": 0, **dict(zip(fields, account_fields(code), strict=True))}
         for code in wanted], ["code"])
-    ids: dict[str, int] = {}
-    for i in range(0, len(wanted), _READ_CHUNK):
-        ids.update(session.execute(select(Account.code, Account.id).where(
-            Account.code.in_(wanted[i:i + _READ_CHUNK]))).all())
-    return ids
+    return account_ids(session, wanted)

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ledger.account_codes import account_fields, may_go_negative
+from ledger.account_opening import account_ids
 from ledger.canonical import canonical_bytes, canonical_value
 from ledger.canonical_rows import postings_canonical
 from ledger.db import (
@@ -73,8 +74,6 @@ _STATE = (Account.code, Account.id, Account.balance_minor, Account.allow_negativ
 # read and written in the order the table holds them (bench/README.md).
 _LOCK_PG = (select(*_STATE).where(Account.code == any_(bindparam("codes", type_=TEXTS)))
             .order_by(Account.id).with_for_update())
-_IDS_PG = (select(Account.code, Account.id)
-           .where(Account.code == any_(bindparam("codes", type_=TEXTS))))
 _CREATE_PG = text(
     "INSERT INTO accounts (code, party_id, currency, purpose, balance_minor, allow_negative) "
     "SELECT * FROM unnest(:codes, :party_ids, :currencies, :purposes, :balances, "
@@ -232,11 +231,7 @@ def _ids_of(session: Session, net: Mapping[str, int],
            else {code: known[code] for code in net.keys() & known.keys()})
     rest = sorted(net.keys() - ids.keys())
     if rest:
-        connection = session.connection()
-        if is_postgresql(session):
-            ids.update(connection.execute(_IDS_PG, {"codes": rest}).all())
-        else:
-            ids.update((code, id_) for code, id_, _, _ in _sqlite_rows(connection, rest))
+        ids.update(account_ids(session, rest))
     return ids if len(ids) == len(net) else None
 
 
